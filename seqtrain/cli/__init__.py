@@ -1,0 +1,1 @@
+"""The `seqtrain` command line: one module per subcommand."""

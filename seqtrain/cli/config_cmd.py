@@ -1,0 +1,42 @@
+"""`seqtrain config --list` (every key) and `seqtrain config CONFIG [key=value ...]` (resolved config)."""
+
+from __future__ import annotations
+
+import argparse
+
+from seqtrain.config import all_keys, load_config
+from seqtrain.config.config import describe_value
+from seqtrain.config.types import type_name
+from seqtrain.errors import ConfigError
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="list all config keys, or print a config with every value resolved")
+    p.add_argument("config", nargs="?", help="Python config file")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p.add_argument("--list", action="store_true", help="print every key with type, default and doc")
+    p.add_argument("--epoch", type=int, default=None, help="resolve schedules for this epoch")
+    p.set_defaults(run=run)
+
+
+def list_keys() -> str:
+    lines = []
+    group = None
+    for key in all_keys():
+        if key.group != group:
+            group = key.group
+            lines.append(f"\n[{group}]")
+        flags = " (schedulable)" if key.schedulable else ""
+        lines.append(f"{key.name}: {type_name(key.type)} = {describe_value(key.default)}{flags}\n    {key.doc}")
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list:
+        print(list_keys(), end="")
+        return 0
+    if not args.config:
+        raise ConfigError("give a config file, or --list to see all keys")
+    config = load_config(args.config, args.overrides)
+    print(config.resolved_text(epoch=args.epoch), end="")
+    return 0

@@ -1,0 +1,39 @@
+"""`seqtrain COMMAND ...`: dispatches to the subcommand modules; user errors print one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from seqtrain.cli import config_cmd, plot_cmd, recog_cmd, train_cmd
+from seqtrain.errors import SeqtrainError
+
+COMMANDS = [train_cmd, config_cmd, recog_cmd, plot_cmd]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="seqtrain", description="Train sequence models on PyTorch from one Python config file."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except SeqtrainError as e:
+        exit_code = getattr(e, "exit_code", 1)
+        print(f"seqtrain {args.command}: error: {e}", file=sys.stderr)
+        return exit_code
+    except KeyboardInterrupt:
+        print(f"seqtrain {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,20 @@
+"""Keys of the data pipeline: datasets, data keys, batching, loading."""
+
+from typing import Any
+
+from seqtrain.config.registry import declare
+
+G = "data"
+declare("train", Any, None, "train dataset: {'class': 'HDFDataset', 'files': [...], ...} or a Dataset instance",
+        group=G)
+declare("dev", Any, None, "dev dataset, evaluated after every epoch (scores 'dev_loss_<name>')", group=G)
+declare("eval_datasets", dict[str, Any] | None, None, "more datasets to evaluate after every epoch, by name", group=G)
+declare("extern_data", dict[str, dict[str, Any]] | None, None,
+        "data keys: {'data': {'dim': 80}, 'classes': {'dim': 27, 'sparse': True}}; None = from the dataset",
+        group=G)
+declare("batch_size", int, 5000, "max padded frames per batch (max length x number of seqs), any data key",
+        schedulable=True, group=G)
+declare("max_seqs", int, -1, "max sequences per batch; -1 = no limit", schedulable=True, group=G)
+declare("max_seq_length", int | dict[str, int] | None, None,
+        "skip sequences longer than this (int, or per data key); None = no limit", schedulable=True, group=G)
+declare("num_workers", int, 1, "DataLoader worker processes that load and pad batches; 0 = main process", group=G)

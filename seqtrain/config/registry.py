@@ -1,0 +1,79 @@
+"""The one table of every config key: name, type, default, one-line doc, schedulable or not.
+
+Keys are declared once, next to nothing else, so that `seqtrain config --list` shows all of them,
+a misspelled key is an error with a suggestion, and no default lives at a call site.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+from seqtrain.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """Declaration of one config key.
+
+    `schedulable` keys may also be given as `{epoch: value}` (piecewise constant from that epoch on)
+    or as a callable `f(*, epoch, step)`; see `seqtrain.config.schedule`.
+    `hook` marks functions the framework calls (`get_model`, `train_step`, ...), listed separately.
+    """
+
+    name: str
+    type: Any
+    default: Any
+    doc: str
+    schedulable: bool = False
+    group: str = "core"
+    hook: bool = False
+
+
+_KEYS: dict[str, ConfigKey] = {}
+
+
+def declare(
+    name: str,
+    type_: Any,
+    default: Any,
+    doc: str,
+    *,
+    schedulable: bool = False,
+    group: str = "core",
+    hook: bool = False,
+) -> ConfigKey:
+    """Adds a key to the registry; declaring the same name twice is a bug in seqtrain."""
+    if name in _KEYS:
+        raise RuntimeError(f"config key {name!r} declared twice")
+    key = ConfigKey(name, type_, default, doc, schedulable=schedulable, group=group, hook=hook)
+    _KEYS[name] = key
+    return key
+
+
+def get_key(name: str) -> ConfigKey:
+    """Returns the declaration of `name`, or raises with the closest known names."""
+    try:
+        return _KEYS[name]
+    except KeyError:
+        raise ConfigError(f"unknown config key {name!r}{suggestion_text(name)}") from None
+
+
+def is_declared(name: str) -> bool:
+    return name in _KEYS
+
+
+def all_keys() -> list[ConfigKey]:
+    return sorted(_KEYS.values(), key=lambda k: (k.group, k.name))
+
+
+def close_matches(name: str, *, cutoff: float = 0.75) -> list[str]:
+    return difflib.get_close_matches(name, list(_KEYS), n=3, cutoff=cutoff)
+
+
+def suggestion_text(name: str) -> str:
+    matches = close_matches(name, cutoff=0.6)
+    if matches:
+        return "; did you mean " + " or ".join(repr(m) for m in matches) + "?"
+    return "; `seqtrain config --list` shows all keys (private helpers in a config must start with '_')"

@@ -1,0 +1,1 @@
+"""Datasets, sequence ordering, batching and loading."""

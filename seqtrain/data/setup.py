@@ -1,0 +1,61 @@
+"""All datasets of a run, built and checked against `extern_data` before the first batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from seqtrain.config import Config
+from seqtrain.data.batching import LengthFilter
+from seqtrain.data.dataset import DataSpec
+from seqtrain.data.epoch import EpochPlan, plan_epoch
+from seqtrain.data.extern_data import collate_dtypes, resolve_extern_data
+from seqtrain.data.factory import DatasetSetup, make_dataset
+from seqtrain.errors import ConfigError
+
+
+@dataclass
+class DataSetup:
+    train: DatasetSetup | None
+    evals: dict[str, DatasetSetup]  # "dev" first, then eval_datasets in config order
+    specs: dict[str, DataSpec]
+
+    @property
+    def dtypes(self) -> dict[str, str]:
+        return collate_dtypes(self.specs)
+
+    def by_name(self, name: str) -> DatasetSetup:
+        if name == "train" and self.train is not None:
+            return self.train
+        if name in self.evals:
+            return self.evals[name]
+        known = (["train"] if self.train else []) + list(self.evals)
+        raise ConfigError(f"no dataset named {name!r}; the config has {known}")
+
+
+def build_data(config: Config, *, need_train: bool) -> DataSetup:
+    train = make_dataset(config.get("train"), name="train") if config.get("train") is not None else None
+    if need_train and train is None:
+        raise ConfigError("training needs a `train` dataset")
+    evals: dict[str, DatasetSetup] = {}
+    if config.get("dev") is not None:
+        evals["dev"] = make_dataset(config.get("dev"), name="dev")
+    for name, spec in (config.get("eval_datasets") or {}).items():
+        if name in evals or name == "train":
+            raise ConfigError(f"eval_datasets: name {name!r} is already used; pick another name")
+        evals[name] = make_dataset(spec, name=name)
+    all_sets = ([train] if train else []) + list(evals.values())
+    specs = resolve_extern_data(config.get("extern_data"), all_sets)
+    return DataSetup(train=train, evals=evals, specs=specs)
+
+
+def plan_for(config: Config, setup: DatasetSetup, epoch: int, *, step: int = 0) -> EpochPlan:
+    """The epoch's batch list with the batching keys as scheduled for this epoch."""
+    max_len = config.at("max_seq_length", epoch=epoch, step=step)
+    return plan_epoch(
+        setup,
+        epoch,
+        random_seed=config.get("random_seed"),
+        batch_size=config.at("batch_size", epoch=epoch, step=step),
+        max_seqs=config.at("max_seqs", epoch=epoch, step=step),
+        length_filter=LengthFilter(max_len=max_len) if max_len else None,
+    )

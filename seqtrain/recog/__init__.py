@@ -1,0 +1,1 @@
+"""Decoding (CTC greedy, ...) and word error rates."""

@@ -1,0 +1,29 @@
+"""Runs `forward_step` over a dataset and yields the marked outputs per batch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from seqtrain.config import Config
+from seqtrain.data.loader import Batch, iterate_batches
+from seqtrain.data.setup import DataSetup, plan_for
+from seqtrain.train.context import ForwardContext
+from seqtrain.train.trained_model import TrainedModel
+
+
+@torch.no_grad()
+def forward_outputs(
+    trained: TrainedModel, data: DataSetup, dataset_name: str, config: Config
+) -> Iterator[tuple[Batch, dict[str, tuple[torch.Tensor, torch.Tensor | None]]]]:
+    setup = data.by_name(dataset_name)
+    plan = plan_for(config, setup, trained.epoch)
+    batches = iterate_batches(
+        setup.dataset, plan.batches, dtypes=data.dtypes, num_workers=config.get("num_workers"),
+        random_seed=config.get("random_seed"), epoch=trained.epoch,
+    )
+    for batch in batches:
+        ctx = ForwardContext(epoch=trained.epoch)
+        trained.builder.forward_step(model=trained.model, batch=batch.to(trained.device), ctx=ctx)
+        yield batch, ctx.outputs

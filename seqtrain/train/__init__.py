@@ -1,0 +1,1 @@
+"""The training loop and everything it keeps across steps and epochs."""
