@@ -180,9 +180,6 @@ def process(job: tuple[dict[str, Any], str | None]) -> tuple[dict[str, Any], np.
 
 def synthesize(out: Path, small: bool, jobs: int) -> None:
     """Generates both splits; results arrive in plan order (imap) so HDF, manifest and tags line up."""
-    for tool in ("espeak-ng", "sox"):
-        if shutil.which(tool) is None:
-            raise SystemExit(f"prepare: '{tool}' not found; install the tools with: apt-get install espeak-ng sox")
     start, done = time.time(), 0
     plans = {split: plan_split(split, PER_TASK[small][split]) for split in SPLITS}
     total = sum(len(p) for p in plans.values())
@@ -200,6 +197,13 @@ def synthesize(out: Path, small: bool, jobs: int) -> None:
                     print(f"prepare: synthesized {done}/{total} utterances ({time.time() - start:.1f} s)", flush=True)
             writer.close()
             write_manifest(out / f"{split}.jsonl", rows)
+
+
+def require_tools() -> None:
+    """Fails before anything in OUT is removed, with the one command that fixes it."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise SystemExit(f"prepare: '{tool}' not found; install the tools with: apt-get install espeak-ng sox")
 
 
 def write_manifest(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -292,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
     shared = default_shared_dir()
     use_shared = not args.synthesize and all((shared / f).is_file() for f in FILES[:4])
+    if not use_shared:
+        require_tools()
     out.mkdir(parents=True, exist_ok=True)
     clear_outputs(out)
     if use_shared:
