@@ -83,12 +83,22 @@ def forward_step(*, model, batch, ctx):
 
 
 def write_config(
-    directory: Path, corpus: dict[str, Path], *, name: str = "config.py", num_epochs: int = 3,
-    step_sleep: float = 0.0, extra: str = "",
+    directory: Path,
+    corpus: dict[str, Path],
+    *,
+    name: str = "config.py",
+    num_epochs: int = 3,
+    step_sleep: float = 0.0,
+    extra: str = "",
 ) -> Path:
     text = CONFIG_TEMPLATE.format(
-        model=str(directory / "out" / "model"), num_epochs=num_epochs, train=str(corpus["train"]),
-        dev=str(corpus["dev"]), dim=FEATURE_DIM, num_labels=len(VOCAB), step_sleep=step_sleep,
+        model=str(directory / "out" / "model"),
+        num_epochs=num_epochs,
+        train=str(corpus["train"]),
+        dev=str(corpus["dev"]),
+        dim=FEATURE_DIM,
+        num_labels=len(VOCAB),
+        step_sleep=step_sleep,
     )
     path = directory / name
     path.write_text(text + textwrap.dedent(extra))

@@ -8,6 +8,7 @@ from pathlib import Path
 from seqtrain.config import load_config
 from seqtrain.log import setup_logging
 from seqtrain.recog.run import recognize
+from seqtrain.train.pipeline import config_for_command
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     output = args.output
     if output is None and config.get("model"):
         output = Path(f"{config.get('model')}.recog.{args.data}.txt")
-    result = recognize(config, dataset_name=args.data, epoch=args.epoch, output=output)
+    config, epoch = config_for_command(config, args.epoch)  # a pipeline: the config of that epoch's stage
+    result = recognize(config, dataset_name=args.data, epoch=epoch, output=output)
     print(f"epoch {result.epoch} {args.data}: {result.wer}" + (f"; hypotheses in {output}" if output else ""))
     return 0

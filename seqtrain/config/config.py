@@ -68,7 +68,9 @@ class Config:
     def with_values(self, values: Mapping[str, Any]) -> Config:
         """A copy with some keys replaced (e.g. a net dict's `#config` for one epoch); checked like the file."""
         merged = {**self._values, **values}
-        return Config(merged, path=self.path, source_text=self.source_text, overrides=self.overrides, helpers=self.helpers)
+        return Config(
+            merged, path=self.path, source_text=self.source_text, overrides=self.overrides, helpers=self.helpers
+        )
 
     def fingerprint(self) -> str:
         """Hash of what defines the run: the config file text and the command-line overrides."""
@@ -84,10 +86,7 @@ class Config:
         if self.path is not None:
             lines.append(f"# file: {self.path}")
         for key in all_keys():
-            if key.name in self._values:
-                origin = "override" if key.name in self.overrides else "config"
-            else:
-                origin = "default"
+            origin = ("override" if key.name in self.overrides else "config") if key.name in self._values else "default"
             value = self._values.get(key.name, key.default)
             if epoch is not None and not key.hook:
                 value = schedule.value_at(key, value, epoch=epoch, step=step)

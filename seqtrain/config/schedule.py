@@ -18,9 +18,7 @@ from seqtrain.errors import ConfigError
 def is_epoch_dict(value: Any) -> bool:
     """`{epoch: value}` with int epochs; a dict with str keys is a plain value (e.g. per data key)."""
     return (
-        isinstance(value, dict)
-        and bool(value)
-        and all(isinstance(k, int) and not isinstance(k, bool) for k in value)
+        isinstance(value, dict) and bool(value) and all(isinstance(k, int) and not isinstance(k, bool) for k in value)
     )
 
 
@@ -50,9 +48,7 @@ def check_value(key: ConfigKey, value: Any) -> None:
     expected = type_name(key.type)
     if key.schedulable:
         expected += f" (or {{epoch: {type_name(key.type)}}}, or a function f(*, epoch, step))"
-    raise ConfigError(
-        f"config key {key.name!r}: got {value!r} of type {type(value).__name__}, expected {expected}"
-    )
+    raise ConfigError(f"config key {key.name!r}: got {value!r} of type {type(value).__name__}, expected {expected}")
 
 
 def value_at(key: ConfigKey, value: Any, *, epoch: int, step: int) -> Any:

@@ -2,7 +2,24 @@
 
 A dataset is a random-access list of sequences. Ordering and batching only need the lengths, so
 `seq_lengths()` must be cheap (no feature reads); `get_seq` loads one sequence. That is all a custom
-dataset implements; epochs, shuffling, filtering and batching are done for it.
+dataset implements; epochs, shuffling, filtering, chunking and batching are done for it:
+
+    class MyDataset(seqtrain.data.dataset.Dataset):
+        def __init__(self, n: int = 100, name: str = "mine"):   # options come from the config dict
+            self.name, self.n = name, n
+        @property
+        def num_seqs(self): return self.n
+        def data_specs(self): return {"data": DataSpec(dim=40, feature_shape=(40,)),
+                                      "classes": DataSpec(dim=10, dtype="int32", sparse=True)}
+        def seq_lengths(self): return {"data": ..., "classes": ...}   # int arrays [num_seqs]
+        def get_seq(self, idx): return {"data": ..., "classes": ...}  # [T, 40] float32, [L] int32
+
+    train = {"class": MyDataset, "n": 1000, "seq_ordering": "laplace:.100"}
+
+The object travels to DataLoader worker processes (forked, so a class defined in the config file works):
+open files lazily in `get_seq` and drop handles in `__getstate__`, as `HDFDataset` does. Randomness
+inside `get_seq` (augmentation) should use numpy/torch's global generators, which seqtrain seeds per
+batch from (random_seed, epoch, batch, rank), or a generator seeded from the sequence index.
 """
 
 from __future__ import annotations
@@ -54,6 +71,10 @@ class Dataset(ABC):
     def get_seq(self, idx: int) -> dict[str, np.ndarray]:
         """Loads sequence `idx`: per data key an array [time, *feature_shape] (sparse: [time] of ints)."""
 
+    def get_data(self, idx: int, key: str) -> np.ndarray:
+        """One data key of sequence `idx`; datasets that can read a key alone (HDF) override this."""
+        return self.get_seq(idx)[key]
+
     def seq_tag(self, idx: int) -> str:
         """A stable name of the sequence (e.g. the utterance id) for logs, errors and alignments."""
         return f"{self.name}/seq-{idx}"
@@ -62,6 +83,17 @@ class Dataset(ABC):
         """The vocabulary of a sparse data key, if the dataset knows it."""
         spec = self.data_specs().get(key)
         return list(spec.vocab) if spec is not None and spec.vocab is not None else None
+
+    def describe_seq(self, idx: int) -> str:
+        """Where a sequence comes from, for error messages (datasets reading files name the file)."""
+        return f"sequence {self.seq_tag(idx)!r} (index {idx}) of dataset {self.name!r}"
+
+    def epoch_selection(self, epoch: int, random_seed: int) -> np.ndarray | None:
+        """The sequences (indices, repeats allowed) an epoch draws from before ordering; None = all.
+
+        Only datasets that sample per epoch (e.g. `CombinedDataset` with `sampling_sizes`) override this.
+        """
+        return None
 
     def __getstate__(self) -> dict:
         # Datasets travel to DataLoader workers; subclasses drop open file handles in their own state.

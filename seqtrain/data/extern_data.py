@@ -29,7 +29,9 @@ def _kind(dtype: str) -> str:
     return np.dtype(dtype).kind
 
 
-def resolve_extern_data(declared: dict[str, dict[str, Any]] | None, datasets: list[DatasetSetup]) -> dict[str, DataSpec]:
+def resolve_extern_data(
+    declared: dict[str, dict[str, Any]] | None, datasets: list[DatasetSetup]
+) -> dict[str, DataSpec]:
     """The specs of the data keys every batch carries, checked against all datasets."""
     if not datasets:
         raise ConfigError("no dataset configured (set `train`, `dev` or `eval_datasets`)")
@@ -52,8 +54,12 @@ def resolve_extern_data(declared: dict[str, dict[str, Any]] | None, datasets: li
         dtype = str(opts.get("dtype", "int32" if sparse and _kind(have.dtype) in "iu" else have.dtype))
         shape = tuple(opts["shape"]) if "shape" in opts else have.feature_shape
         specs[key] = DataSpec(
-            dim=opts.get("dim", have.dim), dtype=dtype, sparse=sparse, feature_shape=shape,
-            time_axis=bool(opts.get("time_axis", have.time_axis)), vocab=have.vocab,
+            dim=opts.get("dim", have.dim),
+            dtype=dtype,
+            sparse=sparse,
+            feature_shape=shape,
+            time_axis=bool(opts.get("time_axis", have.time_axis)),
+            vocab=have.vocab,
         )
     for setup in datasets:
         _check_against(specs, setup, declared_by="extern_data")
@@ -82,5 +88,10 @@ def _check_against(specs: dict[str, DataSpec], setup: DatasetSetup, *, declared_
             )
 
 
+# torch has no general arithmetic for these; RETURNN's PyTorch backend widens them the same way.
+_TORCH_DTYPE = {"uint16": "int32", "uint32": "int64", "uint64": "int64"}
+
+
 def collate_dtypes(specs: dict[str, DataSpec]) -> dict[str, str]:
-    return {k: s.dtype for k, s in specs.items()}
+    """The numpy dtype every data key is padded into (then shared with torch without a copy)."""
+    return {k: _TORCH_DTYPE.get(s.dtype, s.dtype) for k, s in specs.items()}

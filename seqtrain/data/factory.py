@@ -1,47 +1,77 @@
 """Builds datasets from config values: `{"class": "HDFDataset", "files": [...], ...}` or an instance.
 
 Options that concern how an epoch visits a dataset (ordering, partitioning, filters) are the same for
-every dataset class, so they are split off here and handled once in `seqtrain.data.epoch`.
+every dataset class, so they are split off here and handled once in `seqtrain.data.epoch`. Constructor
+options are checked against the class's signature before anything is constructed, so a typo fails with
+a suggestion before any data is read.
 """
 
 from __future__ import annotations
 
 import difflib
+import importlib
 import inspect
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from seqtrain.data.dataset import Dataset
-from seqtrain.data.hdf import HDFDataset
+from seqtrain.data.filters import EpochWiseFilter, SubsetDataset
 from seqtrain.errors import ConfigError
 
-DATASET_CLASSES: dict[str, type[Dataset]] = {"HDFDataset": HDFDataset}
+# Shipped classes, imported on first use (MetaDataset & co. build their sub-datasets through this module).
+_BUILTIN_MODULES = {
+    "HDFDataset": "seqtrain.data.hdf",
+    "NumpyDataset": "seqtrain.data.numpy_ds",
+    "GeneratingDataset": "seqtrain.data.generating",
+    "MetaDataset": "seqtrain.data.meta",
+    "CombinedDataset": "seqtrain.data.combined",
+    "AudioDataset": "seqtrain.data.audio",
+}
+DATASET_CLASSES: dict[str, type[Dataset]] = {}
 
 
 def register_dataset(name: str, cls: type[Dataset]) -> None:
-    """Makes `{"class": name}` refer to `cls` (for dataset classes shipped with seqtrain)."""
+    """Makes `{"class": name}` refer to `cls` (a config may also give the class itself)."""
     DATASET_CLASSES[name] = cls
+
+
+def dataset_class(name: str, *, where: str) -> type[Dataset]:
+    if name in DATASET_CLASSES:
+        return DATASET_CLASSES[name]
+    if name in _BUILTIN_MODULES:
+        return getattr(importlib.import_module(_BUILTIN_MODULES[name]), name)
+    known = sorted(set(DATASET_CLASSES) | set(_BUILTIN_MODULES))
+    close = difflib.get_close_matches(name, known, n=2)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    raise ConfigError(f"{where}: unknown dataset class {name!r}{hint} (known: {known})")
 
 
 @dataclass(frozen=True)
 class EpochOptions:
     """How each epoch visits a dataset (RETURNN's dataset options of the same names)."""
 
-    seq_ordering: str = "default"
+    seq_ordering: str | Callable[..., str] = "default"
     random_seed_offset: int = 0
     partition_epoch: int = 1
+    epoch_wise_filter: EpochWiseFilter | None = None
+    seq_list_file: str | None = None
 
 
 @dataclass
 class DatasetSetup:
-    """A dataset with its epoch options and the name it has in logs and scores (train, dev, ...)."""
+    """A dataset with its epoch options and the name it has in logs and scores (train, dev, ...).
+
+    `data_keys`: the keys batches carry (extern_data), whose lengths batching bounds; None = all.
+    """
 
     name: str
     dataset: Dataset
     options: EpochOptions
+    data_keys: tuple[str, ...] | None = None
 
 
-def _epoch_option_names() -> set[str]:
+def epoch_option_names() -> set[str]:
     return {f.name for f in fields(EpochOptions)}
 
 
@@ -53,9 +83,49 @@ def _check_kwargs(cls: type, kwargs: dict[str, Any], where: str) -> None:
     allowed = [n for n in params if n != "self"]
     for key in kwargs:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed + sorted(_epoch_option_names()), n=2, cutoff=0.6)
+            close = difflib.get_close_matches(key, allowed + sorted(epoch_option_names()), n=2, cutoff=0.6)
             hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; allowed: {sorted(allowed)}"
             raise ConfigError(f"{where}: {cls.__name__} has no option {key!r}{hint}")
+    required = [
+        n for n, p in params.items() if n not in ("self", "name") and p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    ]  # fmt: skip
+    missing = [n for n in required if n not in kwargs]
+    if missing:
+        raise ConfigError(f"{where}: {cls.__name__} needs the option(s) {missing}")
+
+
+def parse_epoch_options(values: dict[str, Any], *, where: str) -> EpochOptions:
+    from seqtrain.data.ordering import check_ordering
+
+    values = dict(values)
+    values["epoch_wise_filter"] = EpochWiseFilter.parse(values.get("epoch_wise_filter"), where=where)
+    try:
+        options = EpochOptions(**values)
+    except TypeError as e:
+        raise ConfigError(f"{where}: {e}") from e
+    if isinstance(options.seq_ordering, str):
+        check_ordering(options.seq_ordering)
+    elif not callable(options.seq_ordering):
+        raise ConfigError(f"{where}: seq_ordering must be a str or a function of epoch, got {options.seq_ordering!r}")
+    if not isinstance(options.partition_epoch, int) or options.partition_epoch < 1:
+        raise ConfigError(f"{where}: partition_epoch must be an int >= 1, got {options.partition_epoch!r}")
+    if not isinstance(options.random_seed_offset, int):
+        raise ConfigError(f"{where}: random_seed_offset must be an int, got {options.random_seed_offset!r}")
+    return options
+
+
+def _resolve_class(cls_spec: Any, where: str) -> type[Dataset]:
+    if isinstance(cls_spec, str):
+        return dataset_class(cls_spec, where=where)
+    if inspect.isclass(cls_spec) and issubclass(cls_spec, Dataset):
+        return cls_spec
+    if inspect.isclass(cls_spec):
+        raise ConfigError(
+            f"{where}: class {cls_spec.__name__} is not a seqtrain Dataset; subclass seqtrain.data.dataset.Dataset "
+            "(num_seqs, data_specs, seq_lengths, get_seq)"
+        )
+    raise ConfigError(f"{where}: 'class' must be a dataset class name or a Dataset subclass, got {cls_spec!r}")
 
 
 def make_dataset(spec: Any, *, name: str) -> DatasetSetup:
@@ -66,25 +136,18 @@ def make_dataset(spec: Any, *, name: str) -> DatasetSetup:
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: expected a dict {{'class': ...}} or a Dataset instance, got {type(spec).__name__}")
     kwargs = dict(spec)
-    cls_spec = kwargs.pop("class", None)
-    if isinstance(cls_spec, str):
-        if cls_spec not in DATASET_CLASSES:
-            close = difflib.get_close_matches(cls_spec, list(DATASET_CLASSES), n=2)
-            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-            raise ConfigError(f"{where}: unknown dataset class {cls_spec!r}{hint} (known: {sorted(DATASET_CLASSES)})")
-        cls = DATASET_CLASSES[cls_spec]
-    elif inspect.isclass(cls_spec) and issubclass(cls_spec, Dataset):
-        cls = cls_spec
-    else:
-        raise ConfigError(f"{where}: 'class' must be a dataset class name or a Dataset subclass, got {cls_spec!r}")
-    epoch_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in _epoch_option_names()}
+    cls = _resolve_class(kwargs.pop("class", None), where)
+    epoch_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in epoch_option_names()}
+    options = parse_epoch_options(epoch_kwargs, where=where)
     _check_kwargs(cls, kwargs, where)
     if "name" in inspect.signature(cls.__init__).parameters and "name" not in kwargs:
         kwargs["name"] = name
-    try:
-        options = EpochOptions(**epoch_kwargs)
-    except TypeError as e:
-        raise ConfigError(f"{where}: {e}") from e
-    if options.partition_epoch < 1:
-        raise ConfigError(f"{where}: partition_epoch must be >= 1, got {options.partition_epoch}")
-    return DatasetSetup(name, cls(**kwargs), options)
+    dataset = cls(**kwargs)
+    if "name" not in vars(dataset):  # a custom class without a name: errors and logs call it by its config name
+        dataset.name = name
+    inherited = getattr(dataset, "inherited_epoch_options", None)  # MetaDataset: its control dataset's
+    if isinstance(inherited, EpochOptions) and not epoch_kwargs:
+        options = replace(inherited, seq_list_file=None)
+    if options.seq_list_file is not None:
+        dataset = SubsetDataset.from_seq_list(dataset, options.seq_list_file, name=name)
+    return DatasetSetup(name, dataset, options)

@@ -1,116 +1,131 @@
 """Loads and pads the batches of one epoch, in background worker processes.
 
 The batch list is fixed before the epoch starts (`seqtrain.data.epoch`); the loader maps batch
-number -> padded tensors. Resuming at batch k is therefore just starting the list at k, and a worker
-never decides what comes next, so the result does not depend on the number of workers.
+number -> padded tensors (`seqtrain.data.collate`). Resuming at batch k is therefore just starting the
+list at k, and a worker never decides what comes next, so the result does not depend on the number
+of workers. A bad sequence in a worker comes back as one clear `DataError` naming it (no worker
+traceback); a worker that dies (killed, out of memory) is an error naming the batch it was loading.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.context
 import os
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.utils.data
 
 from seqtrain.data.batching import BatchSpec
+from seqtrain.data.collate import Batch, SeqChecker, collate, pad
 from seqtrain.data.dataset import Dataset
+from seqtrain.data.worker_signals import leave_trainer_process_group, stop_signals_blocked
 from seqtrain.errors import DataError, SeqtrainError
 from seqtrain.rng import derive_seed, seed_all
 
+__all__ = ["Batch", "collate", "iterate_batches", "pad"]
+
 
 @dataclass
-class Batch:
-    """Padded tensors [B, T, ...] per data key, their lengths (int32, CPU), and the sequences' tags."""
+class _LoadFailure:
+    """A user-facing error raised in a worker, sent back as data so the main process re-raises it cleanly."""
 
-    data: dict[str, torch.Tensor]
-    lengths: dict[str, torch.Tensor]
-    seq_tags: list[str]
-    seq_indices: list[int]
-
-    def __getitem__(self, key: str) -> torch.Tensor:
-        return self.data[key]
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.data
-
-    @property
-    def num_seqs(self) -> int:
-        return len(self.seq_tags)
-
-    def num_frames(self, key: str = "data") -> int:
-        return int(self.lengths[key].sum())
-
-    def to(self, device: torch.device | str) -> Batch:
-        """Moves the data; lengths stay on the CPU, where pack_padded_sequence and CTC want them."""
-        data = {k: v.to(device, non_blocking=True) for k, v in self.data.items()}
-        return Batch(data, self.lengths, self.seq_tags, self.seq_indices)
+    error_type: type[SeqtrainError]
+    message: str
 
 
-def pad(seqs: Sequence[np.ndarray], dtype: str) -> np.ndarray:
-    """Stacks [T_i, ...] arrays into [B, max T, ...], zero padded."""
-    max_len = max((s.shape[0] for s in seqs), default=0)
-    out = np.zeros((len(seqs), max_len, *seqs[0].shape[1:]), dtype=dtype)
-    for i, s in enumerate(seqs):
-        out[i, : s.shape[0]] = s
-    return out
+class _WorkerTracker:
+    """Shared memory: each worker's pid and the batch it is loading, so a dead worker's batch can be named."""
 
+    def __init__(self, context: multiprocessing.context.BaseContext, num_workers: int) -> None:
+        self.pids = context.Array("q", num_workers, lock=False)
+        self.loading = context.Array("q", [-1] * num_workers, lock=False)
 
-def collate(dataset: Dataset, spec: BatchSpec, dtypes: dict[str, str]) -> Batch:
-    """Loads the sequences of one batch and pads them; errors name the dataset and the sequence."""
-    per_key: dict[str, list[np.ndarray]] = {k: [] for k in dtypes}
-    tags = []
-    for i, idx in enumerate(spec.seq_indices):
-        tag = dataset.seq_tag(idx)
-        tags.append(tag)
-        try:
-            seq = dataset.get_seq(idx)
-        except SeqtrainError:
-            raise
-        except Exception as e:
-            raise DataError(f"dataset {dataset.name!r}: loading sequence {tag!r} (index {idx}) failed: {e!r}") from e
-        for key in dtypes:
-            if key not in seq:
-                raise DataError(f"dataset {dataset.name!r}: sequence {tag!r} has no data key {key!r}")
-            arr = np.asarray(seq[key])
-            if spec.chunks is not None:
-                start, end = spec.chunks[i]
-                arr = arr[start:end]
-            per_key[key].append(arr)
-    data, lengths = {}, {}
-    for key, seqs in per_key.items():
-        lengths[key] = torch.tensor([s.shape[0] for s in seqs], dtype=torch.int32)
-        data[key] = torch.from_numpy(pad(seqs, dtypes[key]))
-    return Batch(data, lengths, tags, list(spec.seq_indices))
+    def batches_of_dead(self, message: str) -> list[int]:
+        """The batches the workers named in PyTorch's message ("DataLoader worker (pid(s) 123, 456) ...") held."""
+        listed = re.search(r"pid\(s\) ([\d, ]+)", message)
+        pids = {int(p) for p in re.findall(r"\d+", listed.group(1))} if listed else set()
+        return [self.loading[w] for w in range(len(self.pids)) if self.pids[w] in pids and self.loading[w] >= 0]
 
 
 class _BatchList(torch.utils.data.Dataset):
-    """Batch number -> padded Batch; what DataLoader workers execute."""
+    """Batch number -> padded Batch; what DataLoader workers execute.
 
-    def __init__(self, dataset: Dataset, batches: Sequence[BatchSpec], dtypes: dict[str, str]) -> None:
+    The global generators are seeded per batch from (random_seed, epoch, batch number, rank) before it is
+    loaded, so randomness in a dataset's `get_seq` (augmentation) depends on which batch it is, not on
+    which worker loads it: 0, 1 or 4 workers give bitwise the same batches, also after a resume.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batches: Sequence[BatchSpec],
+        dtypes: dict[str, str],
+        *,
+        seed_parts: tuple[int, ...],
+        tracker: _WorkerTracker | None = None,
+    ) -> None:
         self.dataset = dataset
         self.batches = list(batches)
         self.dtypes = dtypes
+        self.seed_parts = seed_parts  # (random_seed, epoch, number of the first batch, rank)
+        self.tracker = tracker
+        self._checker: SeqChecker | None = None
 
     def __len__(self) -> int:
         return len(self.batches)
 
-    def __getitem__(self, i: int) -> Batch:
-        return collate(self.dataset, self.batches[i], self.dtypes)
+    def __getitem__(self, i: int) -> Batch | _LoadFailure:
+        info = torch.utils.data.get_worker_info()
+        if self.tracker is not None and info is not None:
+            self.tracker.loading[info.id] = i
+        try:
+            if self._checker is None:
+                self._checker = SeqChecker(self.dataset, list(self.dtypes))
+            random_seed, epoch, first, rank = self.seed_parts
+            seed_all(derive_seed(random_seed, "data-batch", epoch, first + i, rank))
+            return collate(self.dataset, self.batches[i], self.dtypes, self._checker)
+        except SeqtrainError as e:
+            return _LoadFailure(type(e), str(e))
 
 
 class _WorkerSeeder:
     """Seeds each worker from (random_seed, epoch, worker id), so augmentation in datasets is reproducible."""
 
-    def __init__(self, random_seed: int, epoch: int) -> None:
+    def __init__(self, random_seed: int, epoch: int, tracker: _WorkerTracker | None = None) -> None:
         self.random_seed = random_seed
         self.epoch = epoch
+        self.tracker = tracker
 
     def __call__(self, worker_id: int) -> None:
+        if self.tracker is not None:
+            self.tracker.pids[worker_id] = os.getpid()
+        leave_trainer_process_group()  # a stop signal for the trainer must not kill its workers first
         seed_all(derive_seed(self.random_seed, "data-worker", self.epoch, worker_id))
         torch.set_num_threads(1)
+
+
+def _unwrap(item: Batch | _LoadFailure) -> Batch:
+    if isinstance(item, _LoadFailure):
+        raise item.error_type(item.message)
+    return item
+
+
+def _dead_worker_error(dataset: Dataset, todo: _BatchList, start: int, e: Exception) -> DataError:
+    """Names the batch (and its sequences) the dead worker was loading."""
+    what = []
+    for position in todo.tracker.batches_of_dead(str(e)) if todo.tracker is not None else []:
+        seqs = todo.batches[position].seq_indices
+        tags = ", ".join(repr(dataset.seq_tag(i)) for i in seqs[:5]) + (", ..." if len(seqs) > 5 else "")
+        what.append(f"batch {start + position} of the epoch (sequences {tags})")
+    return DataError(
+        f"dataset {dataset.name!r}: a data loading worker died while loading {' and '.join(what) or 'a batch'}: {e}. "
+        "Out of memory, or a crash in native code (h5py, audio decoding)? Run with num_workers=0 to see the error "
+        "in the main process."
+    )
 
 
 def iterate_batches(
@@ -123,32 +138,47 @@ def iterate_batches(
     epoch: int,
     start: int = 0,
     pin_memory: bool = False,
+    rank: int = 0,
 ) -> Iterator[Batch]:
     """Yields the padded batches `start`, `start`+1, ... of the list."""
-    todo = _BatchList(dataset, batches[start:], dtypes)
+    if start < 0 or start > len(batches):
+        raise DataError(f"dataset {dataset.name!r}: cannot start at batch {start}, the epoch has {len(batches)}")
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    tracker = _WorkerTracker(context, num_workers) if num_workers > 0 else None
+    todo = _BatchList(dataset, batches[start:], dtypes, seed_parts=(random_seed, epoch, start, rank), tracker=tracker)
     if len(todo) == 0:
         return
     if num_workers <= 0:
         seed_all(derive_seed(random_seed, "data-worker", epoch, 0))
         for i in range(len(todo)):
-            yield todo[i]
+            yield _unwrap(todo[i])
         return
     loader = torch.utils.data.DataLoader(
         todo,
         batch_size=None,
         shuffle=False,
         num_workers=num_workers,
-        worker_init_fn=_WorkerSeeder(random_seed, epoch),
-        multiprocessing_context="fork" if os.name == "posix" else None,
+        worker_init_fn=_WorkerSeeder(random_seed, epoch, tracker),
+        multiprocessing_context=context,
         pin_memory=pin_memory,
         prefetch_factor=2,
     )
+    with stop_signals_blocked():  # starts the workers
+        iterator = iter(loader)
     try:
-        yield from loader
-    except RuntimeError as e:
-        if "DataLoader worker" in str(e):
-            raise DataError(
-                f"dataset {dataset.name!r}: a data loading worker died ({e}). Out of memory? "
-                "Try num_workers=0 to see the error in the main process."
-            ) from e
-        raise
+        while True:
+            try:
+                item = next(iterator)
+            except StopIteration:
+                return
+            except RuntimeError as e:
+                if "DataLoader worker" in str(e):
+                    raise _dead_worker_error(dataset, todo, start, e) from e
+                raise
+            yield _unwrap(item)
+    finally:
+        # Stop the workers now, not when the error's traceback (which holds this frame) is freed: that can be
+        # at interpreter exit, where waiting for blocked workers costs seconds.
+        shutdown = getattr(iterator, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from seqtrain.config import Config
 from seqtrain.data.batching import LengthFilter
+from seqtrain.data.chunking import parse_chunking
 from seqtrain.data.dataset import DataSpec
 from seqtrain.data.epoch import EpochPlan, plan_epoch
 from seqtrain.data.extern_data import collate_dtypes, resolve_extern_data
@@ -45,17 +46,28 @@ def build_data(config: Config, *, need_train: bool) -> DataSetup:
         evals[name] = make_dataset(spec, name=name)
     all_sets = ([train] if train else []) + list(evals.values())
     specs = resolve_extern_data(config.get("extern_data"), all_sets)
+    batched = tuple(k for k, s in specs.items() if s.time_axis)  # RETURNN bounds every key the batches carry
+    for setup in all_sets:
+        setup.data_keys = batched
+    parse_chunking(config.get("chunking"), min_chunk_size=config.get("min_chunk_size"))  # fail early
     return DataSetup(train=train, evals=evals, specs=specs)
 
 
-def plan_for(config: Config, setup: DatasetSetup, epoch: int, *, step: int = 0) -> EpochPlan:
-    """The epoch's batch list with the batching keys as scheduled for this epoch."""
+def plan_for(config: Config, setup: DatasetSetup, epoch: int, *, step: int = 0, chunking: bool = True) -> EpochPlan:
+    """The epoch's batch list with the batching keys as scheduled for this epoch.
+
+    `chunking=False` for forwarding/recognition, which want whole sequences even when training uses windows.
+    """
     max_len = config.at("max_seq_length", epoch=epoch, step=step)
+    min_len = config.at("min_seq_length", epoch=epoch, step=step)
     return plan_epoch(
         setup,
         epoch,
         random_seed=config.get("random_seed"),
         batch_size=config.at("batch_size", epoch=epoch, step=step),
         max_seqs=config.at("max_seqs", epoch=epoch, step=step),
-        length_filter=LengthFilter(max_len=max_len) if max_len else None,
+        length_filter=LengthFilter(max_len=max_len or None, min_len=min_len or None) if max_len or min_len else None,
+        chunking=parse_chunking(config.get("chunking"), min_chunk_size=config.get("min_chunk_size"))
+        if chunking
+        else None,
     )

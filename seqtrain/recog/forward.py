@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import torch
 
 from seqtrain.config import Config
+from seqtrain.data.batching import BatchSpec
 from seqtrain.data.loader import Batch, iterate_batches
 from seqtrain.data.setup import DataSetup, plan_for
 from seqtrain.train.context import ForwardContext
@@ -15,13 +16,24 @@ from seqtrain.train.trained_model import TrainedModel
 
 @torch.no_grad()
 def forward_outputs(
-    trained: TrainedModel, data: DataSetup, dataset_name: str, config: Config
+    trained: TrainedModel,
+    data: DataSetup,
+    dataset_name: str,
+    config: Config,
+    *,
+    batch_list: Sequence[BatchSpec] | None = None,
 ) -> Iterator[tuple[Batch, dict[str, tuple[torch.Tensor, torch.Tensor | None]]]]:
+    """`batch_list` replaces the epoch's plan, e.g. to visit every sequence (alignment) regardless of filters."""
     setup = data.by_name(dataset_name)
-    plan = plan_for(config, setup, trained.epoch)
+    if batch_list is None:
+        batch_list = plan_for(config, setup, trained.epoch, chunking=False).batches  # whole sequences
     batches = iterate_batches(
-        setup.dataset, plan.batches, dtypes=data.dtypes, num_workers=config.get("num_workers"),
-        random_seed=config.get("random_seed"), epoch=trained.epoch,
+        setup.dataset,
+        batch_list,
+        dtypes=data.dtypes,
+        num_workers=config.get("num_workers"),
+        random_seed=config.get("random_seed"),
+        epoch=trained.epoch,
     )
     for batch in batches:
         ctx = ForwardContext(epoch=trained.epoch)

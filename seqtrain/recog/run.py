@@ -9,7 +9,7 @@ from pathlib import Path
 from seqtrain.config import Config
 from seqtrain.data.setup import build_data
 from seqtrain.errors import ConfigError, DataError
-from seqtrain.recog.ctc import ctc_greedy_decode
+from seqtrain.recog.decoders import make_decoder
 from seqtrain.recog.forward import forward_outputs
 from seqtrain.recog.wer import WerResult, labels_to_text, word_error_rate
 from seqtrain.train.trained_model import load_trained_model
@@ -25,16 +25,17 @@ class RecogResult:
     epoch: int
 
 
-def recognize(config: Config, *, dataset_name: str, epoch: int | None = None, output: Path | None = None) -> RecogResult:
+def recognize(
+    config: Config, *, dataset_name: str, epoch: int | None = None, output: Path | None = None
+) -> RecogResult:
     data = build_data(config, need_train=False)
     target = config.get("recog_target")
     setup = data.by_name(dataset_name)
     vocab = setup.dataset.labels(target)
     if vocab is None:
         raise DataError(f"dataset {dataset_name!r} has no vocabulary for {target!r}; recog needs it to print text")
-    blank = config.get("recog_blank_index")
-    blank = len(vocab) if blank is None else blank
     trained = load_trained_model(config, epoch)
+    decode = make_decoder(config, trained.model, num_labels=len(vocab), vocab=vocab)
     output_name = config.get("recog_output")
     hyps: dict[str, str] = {}
     refs: dict[str, str] = {}
@@ -47,7 +48,7 @@ def recognize(config: Config, *, dataset_name: str, epoch: int | None = None, ou
         scores, lengths = outputs[output_name]
         if lengths is None:
             raise ConfigError(f"output {output_name!r} needs lengths: ctx.mark_as_output(..., lengths=...)")
-        decoded = ctc_greedy_decode(scores, lengths, blank=blank)
+        decoded = decode(scores, lengths)
         for i, tag in enumerate(batch.seq_tags):
             hyps[tag] = labels_to_text(decoded[i], vocab)
             ref_len = int(batch.lengths[target][i])

@@ -49,6 +49,11 @@ def word_error_rate(references: Sequence[str], hypotheses: Sequence[str]) -> Wer
     ref_words = sub + dele + hits
     errors = sub + dele + ins
     return WerResult(
-        wer=errors / ref_words if ref_words else float(errors > 0), errors=errors, ref_words=ref_words,
-        substitutions=sub, deletions=dele, insertions=ins, num_seqs=len(references),
+        wer=errors / ref_words if ref_words else float(errors > 0),
+        errors=errors,
+        ref_words=ref_words,
+        substitutions=sub,
+        deletions=dele,
+        insertions=ins,
+        num_seqs=len(references),
     )

@@ -60,7 +60,7 @@ def save_resolved(config: Config, directory: Path, epoch: int, step: int) -> Pat
 
 
 def config_diff(old_resolved: str, new_resolved: str) -> list[str]:
-    """"key old → new" for every key whose resolved value differs between two `resolved_text` dumps."""
+    """ "key old → new" for every key whose resolved value differs between two `resolved_text` dumps."""
 
     def parse(text: str) -> dict[str, str]:
         values = {}
@@ -72,5 +72,8 @@ def config_diff(old_resolved: str, new_resolved: str) -> list[str]:
         return values
 
     old, new = parse(old_resolved), parse(new_resolved)
-    return [f"{k} {old.get(k, '<unset>')} → {new.get(k, '<unset>')}" for k in sorted(set(old) | set(new))
-            if old.get(k) != new.get(k)]
+    return [
+        f"{k} {old.get(k, '<unset>')} → {new.get(k, '<unset>')}"
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k)
+    ]

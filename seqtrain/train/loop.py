@@ -8,19 +8,20 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import torch
 from tqdm import tqdm
 
 from seqtrain.data.loader import Batch
-from seqtrain.errors import SeqtrainError
+from seqtrain.errors import ConfigError, SeqtrainError
 from seqtrain.log import format_scores
 from seqtrain.rng import derive_seed, seed_all
 from seqtrain.train.context import StepContext
 from seqtrain.train.model_builder import ModelBuilder
 from seqtrain.train.optim import set_learning_rate
 from seqtrain.train.scores import ScoreAccumulator
-from seqtrain.train.step import ClipOptions, clip_and_update, forward_backward
+from seqtrain.train.step import ClipOptions, GradientNoise, clip_and_update, forward_backward
 from seqtrain.train.tensorboard import ScalarLog
 
 log = logging.getLogger("seqtrain")
@@ -35,6 +36,20 @@ class EpochStats:
     data_wait_seconds: float = 0.0
 
 
+class ParallelStep(Protocol):
+    """How the ranks of a multi-process run combine their steps (`seqtrain.train.data_parallel`)."""
+
+    update_seed_rank: int  # rank in the seed of update-time randomness: 0 when all replicas must update alike
+
+    def step_context(self, *, epoch: int, step: int, step_in_epoch: int) -> StepContext: ...
+
+    def before_update(self, params: list[torch.nn.Parameter]) -> bool:
+        """Combines the ranks' gradients; False: this rank skips the update."""
+        ...
+
+    def after_update(self, *, step_in_epoch: int) -> None: ...
+
+
 @dataclass
 class TrainEpochInput:
     """What one training epoch needs besides model and data."""
@@ -47,15 +62,21 @@ class TrainEpochInput:
     rank: int = 0
     learning_rate_at: Callable[[int], float] = lambda step: 1.0
     clip_at: Callable[[int], ClipOptions] = lambda step: ClipOptions()
+    gradient_noise_at: Callable[[int], float] = lambda step: 0.0
+    accum_grad_at: Callable[[int], int] = lambda step: 1  # batches per update, read at each batch
+    # Called after each update (not after batches inside an accumulation window): the only points where a
+    # checkpoint holds no half-summed gradients, so resuming from any of them is exact.
     after_step: Callable[[int, int, ScoreAccumulator], None] = lambda batch_idx, global_step, acc: None
     stop_on_nonfinite: bool = True
     accumulator: ScoreAccumulator = field(default_factory=ScoreAccumulator)
     scalar_log: ScalarLog | None = None
+    parallel: ParallelStep | None = None  # None: a single process
 
 
 def _progress(batches: Iterator[Batch], *, total: int, initial: int, desc: str) -> Iterator[Batch]:
-    """A tqdm bar only when a human watches (stderr is a terminal) and the log is not per step."""
-    if not sys.stderr.isatty() or log.isEnabledFor(logging.DEBUG):
+    """A tqdm bar only when a human watches (stderr is a terminal) and the log is not per step (nor quiet:
+    log_verbosity <= 1, and ranks other than 0 of a multi-process run)."""
+    if not sys.stderr.isatty() or log.isEnabledFor(logging.DEBUG) or not log.isEnabledFor(logging.INFO):
         return batches
     return iter(tqdm(batches, total=total, initial=initial, desc=desc, unit="batch", leave=False, dynamic_ncols=True))
 
@@ -78,15 +99,23 @@ def train_epoch(
     start = time.perf_counter()
     wait_start = start
     bar = _progress(batches, total=inp.num_batches, initial=inp.start_batch, desc=f"epoch {inp.epoch}")
+    pending = 0  # batches whose gradients are summed but not applied yet
     for batch_idx, batch in enumerate(bar, start=inp.start_batch):
         stats.data_wait_seconds += time.perf_counter() - wait_start
         seed_all(derive_seed(inp.random_seed, "train-step", inp.epoch, batch_idx, inp.rank))
         batch = batch.to(device)
         lr = inp.learning_rate_at(global_step)
         set_learning_rate(optimizer, lr)
-        ctx = StepContext(train=True, epoch=inp.epoch, step=global_step)
-        forward_backward(model=model, builder=builder, batch=batch, ctx=ctx)
-        grad_norm = clip_and_update(params=params, optimizer=optimizer, clip=inp.clip_at(global_step))
+        if inp.parallel is None:
+            ctx = StepContext(train=True, epoch=inp.epoch, step=global_step)
+        else:
+            ctx = inp.parallel.step_context(epoch=inp.epoch, step=global_step, step_in_epoch=batch_idx)
+        if batch.num_seqs:  # an empty batch: this rank has no data in this step, but joins its collectives
+            forward_backward(model=model, builder=builder, batch=batch, ctx=ctx)
+        pending += 1
+        update = pending >= _accum_grad_steps(inp, global_step) or batch_idx + 1 >= inp.num_batches
+        grad_norm = _update(params, optimizer, inp, batch_idx, global_step) if update else math.nan
+        pending = 0 if update else pending
         step_scores = acc.add(ctx.losses)
         if inp.stop_on_nonfinite and not all(math.isfinite(v) for v in step_scores.values()):
             raise SeqtrainError(
@@ -97,17 +126,45 @@ def train_epoch(
         global_step += 1
         stats.steps += 1
         stats.frames += batch.num_frames(next(iter(batch.lengths)))
-        log.debug(
-            "epoch %d step %d: %s lr %.3g grad_norm %.3g", inp.epoch, global_step, format_scores(step_scores), lr,
-            grad_norm,
-        )
+        where = f"grad_norm {grad_norm:.3g}" if update else f"accumulating ({pending} batches)"
+        log.debug("epoch %d step %d: %s lr %.3g %s", inp.epoch, global_step, format_scores(step_scores), lr, where)
         if inp.scalar_log is not None:
-            inp.scalar_log.scalars("train_step", {**step_scores, "lr": lr, "grad_norm": grad_norm}, global_step)
-        inp.after_step(batch_idx + 1, global_step, acc)
+            norm = {"grad_norm": grad_norm} if update else {}
+            inp.scalar_log.scalars("train_step", {**step_scores, "lr": lr, **norm}, global_step)
+        if update:
+            inp.after_step(batch_idx + 1, global_step, acc)
         wait_start = time.perf_counter()
     stats.seconds = time.perf_counter() - start
     stats.scores = acc.scores()
     return stats, global_step
+
+
+def _accum_grad_steps(inp: TrainEpochInput, global_step: int) -> int:
+    steps = inp.accum_grad_at(global_step)
+    if steps < 1:
+        raise ConfigError(
+            f"accum_grad_multiple_step is {steps} at epoch {inp.epoch}, step {global_step}; it must be >= 1"
+        )
+    return steps
+
+
+def _update(
+    params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, inp: TrainEpochInput, batch_idx: int, step: int
+) -> float:
+    """Noise, clipping and the optimizer step with this step's settings; returns the gradient norm."""
+    std = inp.gradient_noise_at(step)
+    if std < 0:
+        raise ConfigError(f"gradient_noise is {std} at epoch {inp.epoch}, step {step}; it is a std, >= 0")
+    rank = inp.rank if inp.parallel is None else inp.parallel.update_seed_rank
+    seed = derive_seed(inp.random_seed, "gradient-noise", inp.epoch, batch_idx, rank)
+    noise = GradientNoise(std, seed) if std > 0 else None
+    if inp.parallel is None:
+        return clip_and_update(params=params, optimizer=optimizer, clip=inp.clip_at(step), noise=noise)
+    grad_norm = math.nan
+    if inp.parallel.before_update(params):
+        grad_norm = clip_and_update(params=params, optimizer=optimizer, clip=inp.clip_at(step), noise=noise)
+    inp.parallel.after_update(step_in_epoch=batch_idx)  # every rank: it may hold a collective
+    return grad_norm
 
 
 @torch.no_grad()
@@ -120,10 +177,12 @@ def evaluate(
     epoch: int,
     random_seed: int,
     rank: int = 0,
+    accumulator: ScoreAccumulator | None = None,
 ) -> EpochStats:
-    """Computes every marked loss (eval-only ones included) without gradients."""
+    """Computes every marked loss (eval-only ones included) without gradients; sums into `accumulator`
+    when given (a multi-process run reduces it across ranks)."""
     model.eval()
-    acc = ScoreAccumulator()
+    acc = accumulator if accumulator is not None else ScoreAccumulator()
     stats = EpochStats(scores={})
     start = time.perf_counter()
     for batch_idx, batch in enumerate(batches):

@@ -12,13 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from seqtrain.errors import ConfigError
+
+_META = ":meta:"  # RETURNN stores extra per-epoch info (global step, effective LR, host) as such score keys
 
 
 @dataclass
 class EpochData:
+    """One epoch's line: its learning rate, its scores, and RETURNN's extra info (`:meta:` keys, kept as read)."""
+
     learning_rate: float | None
     error: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def _repr_value(v: Any) -> str:
@@ -29,7 +36,8 @@ def _repr_value(v: Any) -> str:
             return "{\n" + "".join(s + ",\n" for s in items) + "}"
         return "{" + ", ".join(items) + "}"
     if isinstance(v, EpochData):
-        return f"EpochData(learningRate={_repr_value(v.learning_rate)}, error={_repr_value(v.error)})"
+        joined = {**v.error, **{f"{_META}{k}": x for k, x in v.meta.items()}}
+        return f"EpochData(learningRate={_repr_value(v.learning_rate)}, error={_repr_value(joined)})"
     if isinstance(v, float) and (math.isnan(v) or math.isinf(v)):
         return f"float('{v!r}')"
     return repr(v)
@@ -39,18 +47,26 @@ def format_scores(data: dict[int, EpochData]) -> str:
     return _repr_value(data) + "\n"
 
 
-def _epoch_data(learningRate: float | None = None, error: dict | None = None, **kwargs: Any) -> EpochData:  # noqa: N803
+def _epoch_data(learningRate: float | None = None, error: Any = None, **kwargs: Any) -> EpochData:
     lr = kwargs.pop("learning_rate", learningRate)
-    kwargs.pop("meta", None)
+    meta = dict(kwargs.pop("meta", None) or {})
     if kwargs:
         raise TypeError(f"unexpected EpochData fields {sorted(kwargs)}")
-    return EpochData(None if lr is None else float(lr), {str(k): float(v) for k, v in (error or {}).items()})
+    if isinstance(error, (int, float)):  # RETURNN's oldest format: one score per epoch
+        error = {"old_format_score": error}
+    scores = {}
+    for k, v in (error or {}).items():
+        if str(k).startswith(_META):
+            meta[str(k)[len(_META) :]] = v
+        else:
+            scores[str(k)] = float(v)
+    return EpochData(None if lr is None else float(lr), scores, meta)
 
 
 def parse_scores(text: str, *, path: str | Path = "<scores>") -> dict[int, EpochData]:
     if not text.strip():
         return {}
-    env = {"__builtins__": {}, "EpochData": _epoch_data, "float": float, "nan": math.nan, "inf": math.inf}
+    env = {"__builtins__": {}, "EpochData": _epoch_data, "float": float, "nan": math.nan, "inf": math.inf, "np": np}
     try:
         data = eval(compile(text, str(path), "eval"), env)
     except Exception as e:

@@ -15,6 +15,7 @@ import torch
 from seqtrain.config import Config
 from seqtrain.data.loader import Batch
 from seqtrain.errors import ConfigError
+from seqtrain.nn.global_reg import GlobalRegularization
 from seqtrain.train.context import ForwardContext, StepContext
 
 
@@ -69,7 +70,8 @@ class FunctionModelBuilder:
         return {}
 
     def train_step(self, *, model: torch.nn.Module, batch: Batch, ctx: StepContext) -> None:
-        call_with_accepted(self._train_step, model=model, batch=batch, ctx=ctx, epoch=ctx.epoch, step=ctx.step)
+        with GlobalRegularization.at(self.config, epoch=ctx.epoch, step=ctx.step).around_step(model, ctx):
+            call_with_accepted(self._train_step, model=model, batch=batch, ctx=ctx, epoch=ctx.epoch, step=ctx.step)
 
     def forward_step(self, *, model: torch.nn.Module, batch: Batch, ctx: ForwardContext) -> None:
         if self._forward_step is None:
@@ -78,6 +80,10 @@ class FunctionModelBuilder:
 
 
 def make_model_builder(config: Config) -> ModelBuilder:
+    if config.get("pipeline") is not None:  # each training stage defines its own model
+        from seqtrain.train.pipeline import PipelineModelBuilder
+
+        return PipelineModelBuilder(config)
     if config.get("get_model") is not None:
         if config.get("network") is not None or config.get("get_network") is not None:
             raise ConfigError("config defines both get_model and a net dict (network/get_network); pick one")

@@ -10,10 +10,12 @@ import torch
 
 from seqtrain.config import Config
 from seqtrain.errors import CheckpointError
+from seqtrain.nn.preload import apply_preload
 from seqtrain.rng import derive_seed, seed_all
 from seqtrain.train.model_builder import ModelBuilder
-from seqtrain.train.optim import make_optimizer
-from seqtrain.train.param_transfer import transfer_state
+from seqtrain.train.optim import load_optimizer_state, make_optimizer
+from seqtrain.train.param_transfer import TransferOptions, model_layout, transfer_state
+from seqtrain.train.trainable import ParamSelection, apply_selection
 
 log = logging.getLogger("seqtrain")
 
@@ -28,26 +30,42 @@ class ModelState:
         self.model: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.architecture: Hashable | None = None
+        self.layout: dict[str, Any] = {}  # per-axis blocks of each parameter, for growing in width
+        self.trainable: set[str] = set()  # what the network itself trains (before trainable/frozen_params)
 
     def _new_model(self, epoch: int, step: int) -> torch.nn.Module:
         seed_all(derive_seed(self.random_seed, "init", epoch))
         return self.builder.build(epoch=epoch, step=step).to(self.device)
 
     def _new_optimizer(self, model: torch.nn.Module, config: Config, epoch: int) -> torch.optim.Optimizer:
-        params = [p for p in model.parameters() if p.requires_grad]
-        return make_optimizer(config.get("optimizer"), params, learning_rate=config.at("learning_rate", epoch=epoch))
+        return make_optimizer(config.get("optimizer"), model, learning_rate=config.at("learning_rate", epoch=epoch))
 
-    def for_epoch(self, epoch: int, step: int, config: Config) -> None:
-        """Builds the model on first use; rebuilds and copies parameters when the architecture changed."""
+    def for_epoch(self, epoch: int, step: int, config: Config, *, fresh_start: bool = False) -> None:
+        """Builds the model on first use; rebuilds and copies parameters when the architecture changed.
+
+        `fresh_start`: the first model of a run that resumes from nothing gets `preload_from_files`
+        entries with init_for_train=True (a resumed run has its own checkpoint instead).
+        """
         architecture = self.builder.architecture(epoch)
-        if self.model is not None and architecture == self.architecture:
-            return
+        if self.model is None or architecture != self.architecture:
+            self._build(epoch, step, config, architecture, fresh_start=fresh_start)
+        assert self.model is not None
+        apply_selection(self.model, self.trainable, ParamSelection.from_config(config, epoch=epoch), epoch=epoch)
+
+    def _build(self, epoch: int, step: int, config: Config, architecture: Hashable, *, fresh_start: bool) -> None:
         model = self._new_model(epoch, step)
+        if fresh_start and self.model is None:
+            apply_preload(model, config.get("preload_from_files"), training=True)
         optimizer = self._new_optimizer(model, config, epoch)
+        layout, layer_modes = model_layout(self.builder, epoch, model)
         if self.model is not None:
             log.info("epoch %d: network topology changed, rebuilding the model", epoch)
-            transfer_state(self.model, model, self.optimizer, optimizer)
-        self.model, self.optimizer, self.architecture = model, optimizer, architecture
+            options = TransferOptions.from_config(config, layer_modes=layer_modes)
+            transfer_state(
+                self.model, model, self.optimizer, optimizer, options=options, old_layout=self.layout, new_layout=layout
+            )
+        self.model, self.optimizer, self.architecture, self.layout = model, optimizer, architecture, layout
+        self.trainable = {name for name, p in model.named_parameters() if p.requires_grad}
 
     def restore(self, state: dict[str, Any], *, source: str) -> None:
         """Loads model and optimizer state from a checkpoint (after `for_epoch` built them)."""
@@ -60,7 +78,7 @@ class ModelState:
                 "Did the model definition change? Use a new `model` path or preload_from_files."
             ) from e
         try:
-            self.optimizer.load_state_dict(state["optimizer"])
+            load_optimizer_state(self.optimizer, state["optimizer"])
         except (ValueError, KeyError, RuntimeError) as e:
             raise CheckpointError(
                 f"checkpoint {source}: optimizer state does not fit the configured optimizer ({e})"

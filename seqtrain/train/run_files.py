@@ -1,10 +1,10 @@
 """Where a run keeps its files, all named from the `model` prefix (e.g. exp/x/model).
 
-  model.001.pt, model.001.meta.json     end of epoch 1 (meta = checksum + summary, written last)
-  model.003.step1234.pt (+ .meta.json)  mid-epoch checkpoint inside epoch 3, after global step 1234
-  model.learning_rates                  LR + scores per epoch (RETURNN format), unless learning_rate_file
-  model.log, model.tensorboard/         logs
-  model.config/                         config source and resolved config per epoch
+model.001.pt, model.001.meta.json     end of epoch 1 (meta = checksum + summary, written last)
+model.003.step1234.pt (+ .meta.json)  mid-epoch checkpoint inside epoch 3, after global step 1234
+model.learning_rates                  LR + scores per epoch (RETURNN format), unless learning_rate_file
+model.log, model.tensorboard/         logs
+model.config/                         config source and resolved config per epoch
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import torch
 from seqtrain.config import Config
 from seqtrain.device import pick_device
 from seqtrain.errors import CheckpointError, ConfigError
+from seqtrain.nn.preload import apply_preload
 from seqtrain.rng import derive_seed, seed_all
 from seqtrain.train.checkpoint import load_checkpoint
 from seqtrain.train.model_builder import ModelBuilder, make_model_builder
@@ -52,6 +53,7 @@ def load_trained_model(config: Config, epoch: int | None = None) -> TrainedModel
         model.load_state_dict(state["model"])
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint {path} does not fit the model the config builds: {e}") from e
+    apply_preload(model, config.get("preload_from_files"), training=False)  # entries without init_for_train
     model.eval()
     log.info("loaded %s (epoch %d)", path, epoch)
     return TrainedModel(model, builder, epoch, device, path)

@@ -17,7 +17,7 @@ def test_config_list_shows_every_key_with_type_default_and_doc(capsys) -> None:
     assert main(["config", "--list"]) == 0
     out = capsys.readouterr().out
     assert "learning_rate: float = 1.0 (schedulable)" in out
-    assert "batch_size: int = 5000 (schedulable)" in out
+    assert "batch_size: int | dict[str, int] = 5000 (schedulable)" in out
     assert "max padded frames per batch" in out
 
 
@@ -34,7 +34,9 @@ def test_user_error_is_one_line_without_traceback(tmp_path: Path) -> None:
     config = tmp_path / "bad.py"
     config.write_text("learning_rte = 0.1\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "seqtrain", "train", str(config)], capture_output=True, text=True,
+        [sys.executable, "-m", "seqtrain", "train", str(config)],
+        capture_output=True,
+        text=True,
         env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
     )
     assert proc.returncode == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -16,8 +17,9 @@ from tests.train.helpers import REPO
 @pytest.mark.slow
 def test_small_recipe_trains_and_decodes(tmp_path: Path, monkeypatch, capsys) -> None:
     data = tmp_path / "data"
-    subprocess.run([sys.executable, str(REPO / "recipes/tts_digits/prepare.py"), "--out", str(data), "--small"],
-                   check=True)
+    subprocess.run(
+        [sys.executable, str(REPO / "recipes/tts_digits/prepare.py"), "--out", str(data), "--small"], check=True
+    )
     monkeypatch.setenv("TTS_DIGITS_DATA", str(data))
     monkeypatch.setenv("TTS_DIGITS_EXP", str(tmp_path / "exp"))
     config = str(REPO / "recipes/tts_digits/ctc_blstm.py")
@@ -27,8 +29,8 @@ def test_small_recipe_trains_and_decodes(tmp_path: Path, monkeypatch, capsys) ->
     dev_loss = [scores[e].error["dev_loss_ctc"] for e in sorted(scores)]
     assert len(train_loss) == 4
     # 300 utterances, 4 epochs: still in CTC's blank plateau, but both losses fall every epoch
-    assert all(b < a for a, b in zip(train_loss, train_loss[1:])), train_loss
-    assert all(b < a for a, b in zip(dev_loss, dev_loss[1:])), dev_loss
+    assert all(b < a for a, b in itertools.pairwise(train_loss)), train_loss
+    assert all(b < a for a, b in itertools.pairwise(dev_loss)), dev_loss
     capsys.readouterr()
     assert main(["recog", config, "--data", "dev"]) == 0
     assert "epoch 4 dev: WER " in capsys.readouterr().out

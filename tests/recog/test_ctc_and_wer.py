@@ -16,7 +16,7 @@ def test_greedy_merges_repeats_drops_blanks_and_respects_lengths() -> None:
 
 
 def test_labels_to_text() -> None:
-    vocab = [" "] + list("abcdefghijklmnopqrstuvwxyz")
+    vocab = [" ", *list("abcdefghijklmnopqrstuvwxyz")]
     assert labels_to_text([8, 9, 0, 0, 20, 8, 5, 18, 5, 0], vocab) == "hi there"
     assert labels_to_text([0, 1], ["▁the", "re"]) == "the re"
 

@@ -39,8 +39,13 @@ def test_load_rejects_non_seqtrain_file_with_hint(tmp_path: Path) -> None:
 
 def test_checkpoint_order_puts_mid_epoch_between_epochs(tmp_path: Path) -> None:
     files = RunFiles(tmp_path / "model")
-    for path in (files.epoch_checkpoint(2), files.mid_checkpoint(3, 250), files.epoch_checkpoint(10),
-                 files.mid_checkpoint(3, 120), files.epoch_checkpoint(3)):
+    for path in (
+        files.epoch_checkpoint(2),
+        files.mid_checkpoint(3, 250),
+        files.epoch_checkpoint(10),
+        files.mid_checkpoint(3, 120),
+        files.epoch_checkpoint(3),
+    ):
         save_checkpoint(path, {"x": 1})
     (tmp_path / "model.004.pt.tmp").write_bytes(b"partial")  # an interrupted write is not a checkpoint
     names = [r.path.name for r in files.checkpoints()]
@@ -71,8 +76,9 @@ def test_cleanup_policy(kwargs: dict, deleted: list[int]) -> None:
 
 
 def test_cleanup_in_training_keeps_last_and_best(tiny_corpus: dict, tmp_path: Path) -> None:
-    config = write_config(tmp_path, tiny_corpus, num_epochs=4,
-                          extra="cleanup_old_models = {'keep_last_n': 1, 'keep_best_n': 1}\n")
+    config = write_config(
+        tmp_path, tiny_corpus, num_epochs=4, extra="cleanup_old_models = {'keep_last_n': 1, 'keep_best_n': 1}\n"
+    )
     assert run_cli("train", config) == 0
     out = tmp_path / "out"
     kept = sorted(p.name for p in out.glob("model.*.pt"))

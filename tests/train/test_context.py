@@ -47,5 +47,5 @@ def test_marking_twice_is_an_error() -> None:
     ctx.mark_as_loss("a", torch.tensor(1.0))
     with pytest.raises(ConfigError, match="marked twice"):
         ctx.mark_as_loss("a", torch.tensor(1.0))
-    with pytest.raises(ConfigError, match="torch.Tensor"):
+    with pytest.raises(ConfigError, match=r"torch\.Tensor"):
         ctx.mark_as_loss("b", 1.0)  # type: ignore[arg-type]

@@ -3,4 +3,4 @@
 One module per concern, so each issue adds its keys in its own file.
 """
 
-from seqtrain.config.keys import core, data, hooks, recog  # noqa: F401
+from seqtrain.config.keys import align, core, data, distributed, hooks, nn, optim, pipeline, pretrain, recog  # noqa: F401

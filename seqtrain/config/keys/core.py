@@ -5,31 +5,58 @@ from typing import Any, Literal
 from seqtrain.config.registry import declare
 
 G = "core"
-declare("task", Literal["train", "eval", "forward", "recog", "align"], "train",
-        "what `seqtrain run CONFIG` does; the CLI subcommands set it themselves", group=G)
-declare("model", str | None, None,
-        "checkpoint prefix: 'exp/x/model' -> exp/x/model.001.pt, ...; None = no checkpoints (no resume)", group=G)
+declare(
+    "task",
+    Literal["train", "eval", "forward", "recog", "align"],
+    "train",
+    "what `seqtrain run CONFIG` does; the CLI subcommands set it themselves",
+    group=G,
+)
+declare(
+    "model",
+    str | None,
+    None,
+    "checkpoint prefix: 'exp/x/model' -> exp/x/model.001.pt, ...; None = no checkpoints (no resume)",
+    group=G,
+)
 declare("num_epochs", int, 1, "number of (sub-)epochs to train", group=G)
-declare("random_seed", int, 42,
-        "seed of every random generator (init, dropout, data order, workers), mixed with epoch/step/rank", group=G)
+declare(
+    "random_seed",
+    int,
+    42,
+    "seed of every random generator (init, dropout, data order, workers), mixed with epoch/step/rank",
+    group=G,
+)
 declare("device", str | None, None, "'cpu', 'cuda', 'cuda:1', ...; None = CUDA when available, else CPU", group=G)
-declare("log_verbosity", int, 4,
-        "0 errors, 1 warnings, 2-4 epoch summaries and setup (4 = more detail), 5 one line per step", group=G)
+declare(
+    "log_verbosity",
+    int,
+    4,
+    "0 errors, 1 warnings, 2-4 epoch summaries and setup (4 = more detail), 5 one line per step",
+    group=G,
+)
 declare("tensorboard", bool, True, "write TensorBoard scalars to <model>.tensorboard/", group=G)
-declare("learning_rate_file", str | None, None,
-        "per-epoch LR and scores in RETURNN's format; None = <model>.learning_rates", group=G)
-declare("cleanup_old_models", bool | dict[str, Any], False,
-        "delete old epoch checkpoints: True or {'keep_last_n': 2, 'keep_best_n': 4, 'keep': [epochs]}; "
-        "never deletes the newest or the best", group=G)
-declare("checkpoint_interval_minutes", float | None, 15.0,
-        "mid-epoch checkpoint at the first step after this many minutes; None = off", group=G)
+declare(
+    "learning_rate_file",
+    str | None,
+    None,
+    "per-epoch LR and scores in RETURNN's format; None = <model>.learning_rates",
+    group=G,
+)
+declare(
+    "cleanup_old_models",
+    bool | dict[str, Any],
+    False,
+    "delete old epoch checkpoints: True or {'keep_last_n': 2, 'keep_best_n': 4, 'keep': [epochs]}; "
+    "never deletes the newest or the best",
+    group=G,
+)
+declare(
+    "checkpoint_interval_minutes",
+    float | None,
+    15.0,
+    "mid-epoch checkpoint at the first step after this many minutes; None = off",
+    group=G,
+)
 declare("checkpoint_interval_steps", int | None, None, "mid-epoch checkpoint every N train steps; None = off", group=G)
 declare("stop_on_nonfinite_train_score", bool, True, "stop with an error when a train loss becomes inf/nan", group=G)
-declare("torch_distributed", dict[str, Any] | None, None,
-        "multi-process training under torchrun (reserved: see the distributed issue)", group=G)
-declare("learning_rate", float, 1.0, "the base learning rate (RETURNN's default 1.0)", schedulable=True, group="optim")
-declare("optimizer", str | dict[str, Any] | None, None,
-        "'adam', {'class': 'adam', 'epsilon': 1e-8}, or a class; None = SGD", group="optim")
-declare("gradient_clip", float, 0.0, "clip each gradient value to [-x, x]; 0 = off", schedulable=True, group="optim")
-declare("gradient_clip_global_norm", float, 0.0,
-        "scale gradients so their global L2 norm is at most x; 0 = off", schedulable=True, group="optim")

@@ -7,10 +7,28 @@ from seqtrain.config.registry import declare
 
 G = "model"
 declare("get_model", Callable, None, "get_model(*, epoch, config) -> torch.nn.Module", group=G, hook=True)
-declare("train_step", Callable, None,
-        "train_step(*, model, batch, ctx): compute losses and call ctx.mark_as_loss(...)", group=G, hook=True)
-declare("forward_step", Callable, None,
-        "forward_step(*, model, batch, ctx): call ctx.mark_as_output(...) for recog/forward", group=G, hook=True)
+declare(
+    "train_step",
+    Callable,
+    None,
+    "train_step(*, model, batch, ctx): compute losses and call ctx.mark_as_loss(...)",
+    group=G,
+    hook=True,
+)
+declare(
+    "forward_step",
+    Callable,
+    None,
+    "forward_step(*, model, batch, ctx): call ctx.mark_as_output(...) for recog/forward",
+    group=G,
+    hook=True,
+)
 declare("network", dict[str, Any] | None, None, "declarative net dict (RETURNN layer dicts)", group=G)
-declare("get_network", Callable, None, "get_network(epoch, **kwargs) -> net dict, may set net['#config']",
-        group=G, hook=True)
+declare(
+    "get_network",
+    Callable,
+    None,
+    "get_network(epoch, **kwargs) -> net dict, may set net['#config']",
+    group=G,
+    hook=True,
+)

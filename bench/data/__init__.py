@@ -1,0 +1,1 @@
+"""Data pipeline benchmarks: padding per ordering, loader throughput, main-process memory."""

@@ -1,0 +1,158 @@
+"""`AudioDataset`: utterances listed in a JSON-lines manifest, features computed on the fly.
+
+    train = {"class": "AudioDataset", "manifest": "data/train.jsonl",
+             "vocab": {"class": "CharacterVocab", "labels": " abcdefghijklmnopqrstuvwxyz"},
+             "features": {"type": "fbank", "num_mel_bins": 80}}
+
+One JSON object per line: `path` (wav/flac/..., relative to the manifest's folder or `audio_root`),
+`text` (the transcript), optionally `id` (the sequence tag; else the line number) and `num_samples`
+(else read from the file header once, at start). Data keys: "data" (features [T, dim]) and, with a
+vocabulary, "classes" (the transcript's labels). Lengths come from the sample counts and the
+transcripts, so ordering and batching never decode audio; a transcript with a symbol outside the
+vocabulary and a missing file fail at start, an unreadable file when it is loaded, each naming the
+manifest line and the file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from seqtrain.data.dataset import Dataset, DataSpec
+from seqtrain.data.features import FeatureOptions, compute_features
+from seqtrain.data.vocab import VocabError, Vocabulary, make_vocab
+from seqtrain.errors import DataError
+
+
+class AudioDataset(Dataset):
+    def __init__(
+        self,
+        manifest: str,
+        *,
+        vocab: dict[str, Any] | Vocabulary | None = None,
+        features: dict[str, Any] | FeatureOptions | None = None,
+        sample_rate: int = 16000,
+        audio_root: str | None = None,
+        text_key: str = "text",
+        target_key: str = "classes",
+        name: str = "audio",
+    ) -> None:
+        self.name = name
+        self.manifest = Path(manifest)
+        where = f"dataset {name!r}"
+        self.features = FeatureOptions.parse(features, where=where)
+        self.vocab = make_vocab(vocab, where=where) if vocab is not None else None
+        self.sample_rate = sample_rate
+        self.target_key = target_key
+        root = Path(audio_root) if audio_root else self.manifest.parent
+        rows = self._read_manifest()
+        self.paths = [self._resolve(root, row, line) for line, row in rows]
+        self.lines = [line for line, _ in rows]
+        self.tags = [str(row.get("id", f"{self.manifest.name}:{line}")) for line, row in rows]
+        num_samples = np.array([self._num_samples(row, p, ln) for (ln, row), p in zip(rows, self.paths)])
+        self._lengths = {"data": np.asarray(self.features.num_frames(num_samples, sample_rate), dtype=np.int64)}
+        self.targets: list[np.ndarray] = []
+        if self.vocab is not None:
+            self.targets = [self._encode(row, line) for line, row in rows]
+            self._lengths[target_key] = np.array([len(t) for t in self.targets], dtype=np.int64)
+
+    def _where(self, line: int) -> str:
+        return f"manifest {self.manifest}, line {line}"
+
+    def _read_manifest(self) -> list[tuple[int, dict[str, Any]]]:
+        if not self.manifest.is_file():
+            raise DataError(f"dataset {self.name!r}: manifest {self.manifest} does not exist")
+        rows = []
+        for line, text in enumerate(self.manifest.read_text(encoding="utf8").splitlines(), start=1):
+            if not text.strip():
+                continue
+            try:
+                row = json.loads(text)
+            except json.JSONDecodeError as e:
+                raise DataError(f"{self._where(line)}: not a JSON object ({e})") from e
+            if not isinstance(row, dict) or not isinstance(row.get("path"), str):
+                raise DataError(f'{self._where(line)}: needs a "path" to an audio file')
+            rows.append((line, row))
+        if not rows:
+            raise DataError(f"dataset {self.name!r}: manifest {self.manifest} lists no utterances")
+        return rows
+
+    def _resolve(self, root: Path, row: dict[str, Any], line: int) -> Path:
+        path = Path(row["path"])
+        path = path if path.is_absolute() else root / path
+        if not path.is_file():
+            raise DataError(f"{self._where(line)}: audio file {path} does not exist")
+        return path
+
+    def _num_samples(self, row: dict[str, Any], path: Path, line: int) -> int:
+        if isinstance(row.get("num_samples"), int):
+            return int(row["num_samples"])
+        import soundfile
+
+        try:
+            info = soundfile.info(str(path))
+        except Exception as e:
+            raise DataError(f"{self._where(line)}: cannot read audio file {path} ({e})") from e
+        self._check_rate(info.samplerate, path, line)
+        return int(info.frames)
+
+    def _check_rate(self, rate: int, path: Path, line: int) -> None:
+        if rate != self.sample_rate:
+            raise DataError(
+                f"{self._where(line)}: {path} has {rate} Hz, the dataset expects sample_rate={self.sample_rate}; "
+                f"resample it (e.g. sox in.wav -r {self.sample_rate} out.wav) or set sample_rate"
+            )
+
+    def _encode(self, row: dict[str, Any], line: int) -> np.ndarray:
+        assert self.vocab is not None
+        text = row.get("text")
+        if not isinstance(text, str):
+            raise DataError(f'{self._where(line)}: needs a "text" transcript (the vocabulary makes targets of it)')
+        try:
+            return np.asarray(self.vocab.encode(text), dtype=np.int32)
+        except VocabError as e:
+            raise VocabError(f"{self._where(line)} (tag {row.get('id')!r}), text {text!r}: {e}") from None
+
+    @property
+    def num_seqs(self) -> int:
+        return len(self.paths)
+
+    def data_specs(self) -> dict[str, DataSpec]:
+        dim = self.features.dim
+        specs = {"data": DataSpec(dim=dim, dtype=self.features.dtype, feature_shape=(dim,))}
+        if self.vocab is not None:
+            specs[self.target_key] = DataSpec(
+                dim=self.vocab.num_labels, dtype="int32", sparse=True, vocab=tuple(self.vocab.labels)
+            )
+        return specs
+
+    def seq_lengths(self) -> dict[str, np.ndarray]:
+        return dict(self._lengths)
+
+    def seq_tag(self, idx: int) -> str:
+        return self.tags[idx]
+
+    def describe_seq(self, idx: int) -> str:
+        return f"sequence {self.tags[idx]!r} ({self._where(self.lines[idx])}, audio file {self.paths[idx]})"
+
+    def load_audio(self, idx: int) -> np.ndarray:
+        """Samples of utterance `idx` as float32 in [-1, 1], channels averaged."""
+        import soundfile
+
+        path = self.paths[idx]
+        try:
+            samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        except Exception as e:
+            raise DataError(f"{self.describe_seq(idx)}: cannot decode the audio ({e})") from e
+        self._check_rate(rate, path, self.lines[idx])
+        return samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
+
+    def get_seq(self, idx: int) -> dict[str, np.ndarray]:
+        feats = compute_features(self.load_audio(idx), self.sample_rate, self.features)
+        out = {"data": feats}
+        if self.vocab is not None:
+            out[self.target_key] = self.targets[idx]
+        return out

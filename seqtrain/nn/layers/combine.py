@@ -1,0 +1,112 @@
+"""Combining several layers: combine (add, mul, ...), residual (with stochastic depth), concat, eval.
+
+Sources must have the same sequence lengths (checked every step; a mismatch names the layers) and the
+same feature shape (checked when the network is built).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import torch
+
+from seqtrain.errors import ConfigError
+from seqtrain.nn.layer import Layer
+from seqtrain.nn.regularization import stochastic_depth
+from seqtrain.nn.seq import Seq, SeqInfo
+
+_KINDS: dict[str, Callable[[list[torch.Tensor]], torch.Tensor]] = {
+    "add": lambda xs: torch.stack(xs).sum(0) if len(xs) > 2 else xs[0] + xs[1] if len(xs) == 2 else xs[0],
+    "sub": lambda xs: xs[0] - xs[1],
+    "mul": lambda xs: torch.stack(xs).prod(0) if len(xs) > 2 else xs[0] * xs[1] if len(xs) == 2 else xs[0],
+    "truediv": lambda xs: xs[0] / xs[1],
+    "average": lambda xs: torch.stack(xs).mean(0),
+    "maximum": lambda xs: torch.stack(xs).amax(0),
+    "minimum": lambda xs: torch.stack(xs).amin(0),
+}
+
+
+def _same_features(sources: list[SeqInfo], where: str) -> SeqInfo:
+    first = sources[0]
+    for other in sources[1:]:
+        if other.feature_shape != first.feature_shape or other.sparse != first.sparse:
+            raise ConfigError(f"{where}: sources differ: {first.describe()} vs {other.describe()}")
+    return first
+
+
+class CombineLayer(Layer):
+    """RETURNN's combine: `kind` add, sub, mul, truediv, average, maximum or minimum of all sources."""
+
+    layer_class = "combine"
+    concat_sources = False
+
+    def __init__(self, sources: list[SeqInfo], *, kind: str) -> None:
+        super().__init__(sources)
+        if kind not in _KINDS:
+            raise ConfigError(f"combine: unknown kind {kind!r}; known: {sorted(_KINDS)}")
+        if kind in ("sub", "truediv") and len(sources) != 2:
+            raise ConfigError(f"combine: kind {kind!r} needs exactly 2 sources, got {len(sources)}")
+        self.kind = kind
+        self.out_info = _same_features(sources, "combine")
+
+    def forward(self, sources: list[Seq], options: Mapping[str, Any]) -> Seq:
+        return sources[0].replace(_KINDS[self.kind]([s.tensor for s in sources]))
+
+
+class ResidualLayer(Layer):
+    """`from: [skip, branch]` -> skip + branch_scale * branch, the branch dropped by stochastic depth.
+
+    `survival_prob` (schedulable, default 1 = off): in training each sequence keeps the branch with this
+    probability, rescaled by 1 / survival_prob, so the expectation is the full-depth output used in
+    evaluation. See `seqtrain.nn.regularization.linear_decay_survival` for the usual per-depth values.
+    """
+
+    layer_class = "residual"
+    concat_sources = False
+    schedulable: ClassVar[Mapping[str, Any]] = {"survival_prob": 1.0}
+
+    def __init__(self, sources: list[SeqInfo], *, branch_scale: float = 1.0) -> None:
+        super().__init__(sources)
+        if len(sources) != 2:
+            raise ConfigError(f"residual: 'from' must be [skip, branch], got {len(sources)} sources")
+        self.branch_scale = branch_scale
+        self.out_info = _same_features(sources, "residual")
+
+    def forward(self, sources: list[Seq], options: Mapping[str, Any]) -> Seq:
+        skip, branch = sources
+        dropped = stochastic_depth(branch.tensor, float(options["survival_prob"]), training=self.training)
+        return skip.replace(skip.tensor + self.branch_scale * dropped)
+
+
+class ConcatLayer(Layer):
+    """Concatenation of all sources on the feature axis (the same as copy with several sources)."""
+
+    layer_class = "concat"
+
+    def forward(self, sources: list[Seq], options: Mapping[str, Any]) -> Seq:
+        return sources[0]
+
+
+class EvalLayer(Layer):
+    """`{"class": "eval", "from": [...], "eval": fn}`: fn(*source_tensors) -> tensor [B, T, n_out].
+
+    Lengths are those of the first source; `n_out` defaults to its feature dim.
+    """
+
+    layer_class = "eval"
+    concat_sources = False
+    allow_sparse_sources = True
+
+    def __init__(self, sources: list[SeqInfo], *, eval: Callable[..., torch.Tensor], n_out: int | None = None) -> None:
+        super().__init__(sources)
+        if not callable(eval):
+            raise ConfigError(f"eval: 'eval' must be a function of the source tensors, got {eval!r}")
+        self.fn = eval
+        self.out_info = SeqInfo.dense(n_out) if n_out is not None else sources[0]
+
+    def forward(self, sources: list[Seq], options: Mapping[str, Any]) -> Seq:
+        return sources[0].replace(self.fn(*[s.tensor for s in sources]))
+
+
+LAYERS: list[type[Layer]] = [CombineLayer, ResidualLayer, ConcatLayer, EvalLayer]

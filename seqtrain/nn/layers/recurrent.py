@@ -1,0 +1,126 @@
+"""Recurrent layers: lstm, blstm, gru, bgru, and RETURNN's `rec` with `unit` and `direction`.
+
+Sequences are packed, so padding never enters the recurrence and a backward direction starts at each
+sequence's own last frame. Parameters use torch's names without the layer suffix: `weight_ih`
+[gates*n_out, in], `weight_hh` [gates*n_out, n_out], `bias_ih`, `bias_hh`, and `*_reverse` for the
+backward direction of a bidirectional layer (gate order as in torch: i, f, g, o for LSTM; r, z, n for
+GRU). Defaults: forward_weights_init and recurrent_weights_init glorot_uniform, bias_init 0.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from seqtrain.errors import ConfigError
+from seqtrain.nn.layer import Layer, require_dense_1d
+from seqtrain.nn.seq import Seq, SeqInfo
+
+_GATES = {"lstm": 4, "gru": 3}
+_RETURNN_UNITS = {
+    "lstm": "lstm",
+    "nativelstm": "lstm",
+    "nativelstm2": "lstm",
+    "standardlstm": "lstm",
+    "basiclstm": "lstm",
+    "lstmblock": "lstm",
+    "gru": "gru",
+    "standardgru": "gru",
+}
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverses each sequence [B, T, ...] within its own length; padded frames stay where they are."""
+    time = torch.arange(x.shape[1])[None, :]
+    lens = lengths.long()[:, None]
+    index = torch.where(time < lens, lens - 1 - time, time).to(x.device)
+    return x.gather(1, index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x))
+
+
+class _Recurrent(Layer):
+    unit = "lstm"
+    bidirectional = False
+
+    def __init__(self, sources: list[SeqInfo], *, n_out: int, direction: int = 1) -> None:
+        super().__init__(sources)
+        if direction not in (1, -1):
+            raise ConfigError(f"{self.layer_class}: direction must be 1 (forward) or -1 (backward), got {direction}")
+        if self.bidirectional and direction != 1:
+            raise ConfigError(f"{self.layer_class}: a bidirectional layer has no 'direction'")
+        in_dim = require_dense_1d(sources[0], self.layer_class)
+        if not sources[0].time_axis:
+            raise ConfigError(f"{self.layer_class}: needs a time axis")
+        self.n_out = n_out
+        self.direction = direction
+        gates = _GATES[self.unit] * n_out
+        for suffix in ("", "_reverse") if self.bidirectional else ("",):
+            self.register_parameter("weight_ih" + suffix, nn.Parameter(torch.empty(gates, in_dim)))
+            self.register_parameter("weight_hh" + suffix, nn.Parameter(torch.empty(gates, n_out)))
+            self.register_parameter("bias_ih" + suffix, nn.Parameter(torch.zeros(gates)))
+            self.register_parameter("bias_hh" + suffix, nn.Parameter(torch.zeros(gates)))
+        self.out_info = SeqInfo.dense(n_out * (2 if self.bidirectional else 1))
+
+    def _flat_weights(self) -> list[torch.Tensor]:
+        names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
+        suffixes = ("", "_reverse") if self.bidirectional else ("",)
+        return [getattr(self, n + s) for s in suffixes for n in names]
+
+    def forward(self, sources: list[Seq], options: Mapping[str, Any]) -> Seq:
+        x = sources[0]
+        assert x.lengths is not None
+        lengths = x.lengths.long().clamp(min=1).cpu()
+        inp = reverse_padded(x.tensor, lengths) if self.direction == -1 else x.tensor
+        packed = pack_padded_sequence(inp, lengths, batch_first=True, enforce_sorted=False)
+        dirs = 2 if self.bidirectional else 1
+        h0 = torch.zeros(dirs, x.batch_size, self.n_out, dtype=inp.dtype, device=inp.device)
+        rnn = torch.lstm if self.unit == "lstm" else torch.gru
+        hx: Any = [h0, h0] if self.unit == "lstm" else h0
+        data = rnn(
+            packed.data, packed.batch_sizes, hx, self._flat_weights(), True, 1, 0.0, self.training, self.bidirectional
+        )[0]
+        out = PackedSequence(data, packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices)
+        y, _ = pad_packed_sequence(out, batch_first=True, total_length=x.max_len)
+        if self.direction == -1:
+            y = reverse_padded(y, lengths)
+        return x.replace(y)
+
+
+class LstmLayer(_Recurrent):
+    layer_class = "lstm"
+
+
+class BlstmLayer(_Recurrent):
+    """Bidirectional LSTM; `n_out` units per direction, output 2 * n_out (forward, then backward)."""
+
+    layer_class = "blstm"
+    bidirectional = True
+
+
+class GruLayer(_Recurrent):
+    layer_class = "gru"
+    unit = "gru"
+
+
+class BgruLayer(_Recurrent):
+    layer_class = "bgru"
+    unit = "gru"
+    bidirectional = True
+
+
+class RecLayer(_Recurrent):
+    """RETURNN's `{"class": "rec", "unit": "nativelstm2", "direction": -1, "n_out": 512}`."""
+
+    layer_class = "rec"
+
+    def __init__(self, sources: list[SeqInfo], *, n_out: int, unit: str = "lstm", direction: int = 1) -> None:
+        if unit.lower() not in _RETURNN_UNITS:
+            raise ConfigError(f"rec: unit {unit!r} is not supported; use one of {sorted(_RETURNN_UNITS)}")
+        self.unit = _RETURNN_UNITS[unit.lower()]
+        super().__init__(sources, n_out=n_out, direction=direction)
+
+
+LAYERS: list[type[Layer]] = [LstmLayer, BlstmLayer, GruLayer, BgruLayer, RecLayer]

@@ -1,0 +1,244 @@
+"""Reading a net dict: layer classes, sources, options checked against each class, dependency order.
+
+Options fall in three groups. Structural ones (class, from, trainable and the class's constructor
+options) define the parameters; they make up the network's signature, and a new signature between
+epochs rebuilds the model. Schedulable ones (dropout, L2, param_variational_noise, loss_scale and the
+class's own, e.g. survival_prob) may be a number, `{epoch: value}` or `f(*, epoch, step)` and are
+resolved every step without a rebuild. Loss settings (loss, target, loss_opts, loss_only_eval) and
+init options may also differ between epochs without a rebuild.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import inspect
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from seqtrain.config.schedule import is_epoch_dict
+from seqtrain.errors import ConfigError
+from seqtrain.nn.layer import Layer
+
+SCHEDULABLE_GENERIC: dict[str, Any] = {"dropout": 0.0, "L2": 0.0, "param_variational_noise": None, "loss_scale": 1.0}
+OTHER_GENERIC = {
+    "class",
+    "from",
+    "trainable",
+    "forward_weights_init",
+    "recurrent_weights_init",
+    "bias_init",
+    "dropout_noise_shape",
+    "loss",
+    "target",
+    "loss_opts",
+    "loss_only_eval",
+    "is_output_layer",
+    "custom_param_importer",
+}
+_RESERVED_NAMES = {"data"}
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer of a net dict, checked: its class, its sources ("data:<key>" or layer names), its options."""
+
+    name: str
+    cls: type[Layer]
+    sources: tuple[str, ...]
+    kwargs: dict[str, Any]  # constructor (structural) options
+    options: dict[str, Any]  # everything else as written (schedules unresolved)
+
+    @property
+    def where(self) -> str:
+        return f"layer {self.name!r} (class {self.cls.layer_class or self.cls.__name__!r})"
+
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+    @property
+    def target(self) -> str | None:
+        target = self.options.get("target")
+        if target is None:
+            return None
+        return target[len("layer:") :] if target.startswith("layer:") else f"data:{target}"
+
+
+@dataclass
+class NetSpec:
+    """A checked net dict: layers in dependency order (sources first) and its `#config` overrides."""
+
+    layers: dict[str, LayerSpec]
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def signature(self) -> str:
+        """Changes exactly when the parameters change (structure), not with schedules, losses or init."""
+        parts = [
+            (s.name, _describe(s.cls), s.sources, _describe(s.kwargs), bool(s.option("trainable", True)))
+            for s in self.layers.values()
+        ]
+        return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
+
+    def loss_layers(self) -> list[LayerSpec]:
+        return [s for s in self.layers.values() if s.option("loss") is not None]
+
+    def output_layers(self) -> list[str]:
+        """ "output" (RETURNN's convention) and every layer with is_output_layer=True."""
+        names = [n for n, s in self.layers.items() if n == "output" or s.option("is_output_layer")]
+        if not names:
+            raise ConfigError("the net dict has no 'output' layer (and no layer with is_output_layer=True)")
+        return names
+
+    def has_step_schedules(self) -> bool:
+        return any(callable(v) for s in self.layers.values() for k, v in s.options.items() if _schedulable(s, k))
+
+
+def _describe(value: Any) -> str:
+    """A stable text for signatures: functions and classes by qualified name, containers recursively."""
+    if isinstance(value, dict):
+        return (
+            "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))) + "}"
+        )
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    if callable(value):
+        return f"<{getattr(value, '__module__', '')}.{getattr(value, '__qualname__', type(value).__name__)}>"
+    return repr(value)
+
+
+def _schedulable(spec: LayerSpec, name: str) -> bool:
+    return name in SCHEDULABLE_GENERIC or name in spec.cls.schedulable
+
+
+def resolve(value: Any, default: Any, *, epoch: int, step: int) -> Any:
+    """A schedulable option's value at (epoch, step): `{epoch: v}` piecewise constant from that epoch on
+    (the default before the first entry), a callable gets `epoch` and `step`, anything else is itself."""
+    if is_epoch_dict(value):
+        starts = [e for e in value if e <= epoch]
+        return value[max(starts)] if starts else default
+    if callable(value):
+        return value(epoch=epoch, step=step)
+    return value
+
+
+def _constructor_options(cls: type[Layer]) -> tuple[set[str], set[str]]:
+    """(accepted, required) keyword options of a layer class's constructor."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[2:]  # self, sources
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    accepted = {p.name for p in params if p.kind in kinds}
+    required = {p.name for p in params if p.kind in kinds and p.default is inspect.Parameter.empty}
+    return accepted, required
+
+
+def _resolve_class(value: Any, classes: Mapping[str, type[Layer]], where: str) -> type[Layer]:
+    if isinstance(value, type) and issubclass(value, Layer):
+        return value
+    if isinstance(value, str) and value in classes:
+        return classes[value]
+    if isinstance(value, str):
+        close = difflib.get_close_matches(value, list(classes), n=3, cutoff=0.6)
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; known: {sorted(classes)}"
+        raise ConfigError(
+            f"{where}: unknown layer class {value!r}{hint} (own classes: config key network_layer_classes)"
+        )
+    raise ConfigError(
+        f"{where}: 'class' must be a layer class name or a seqtrain.nn.layer.Layer subclass, got {value!r}"
+    )
+
+
+def _sources(name: str, value: Any, layer_names: Collection[str], data_keys: Collection[str]) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else list(value)
+    out = []
+    for src in items:
+        if not isinstance(src, str):
+            raise ConfigError(f"layer {name!r}: 'from' entries must be layer names or 'data:<key>', got {src!r}")
+        if src == "data" or src.startswith("data:"):
+            key = "data" if src == "data" else src[len("data:") :]
+            if key not in data_keys:
+                raise ConfigError(
+                    f"layer {name!r}: 'from' {src!r}: no data key {key!r}; data keys: {sorted(data_keys)}"
+                )
+            out.append(f"data:{key}")
+        elif src in layer_names:
+            out.append(src)
+        else:
+            close = difflib.get_close_matches(src, list(layer_names), n=3, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+            raise ConfigError(f"layer {name!r}: 'from' refers to unknown layer {src!r}{hint}")
+    return tuple(out)
+
+
+def _parse_layer(
+    name: str, d: Any, classes: Mapping[str, type[Layer]], layer_names: Collection[str], data_keys: Collection[str]
+) -> LayerSpec:
+    if not isinstance(d, dict):
+        raise ConfigError(f"layer {name!r}: expected a dict like {{'class': 'linear', ...}}, got {type(d).__name__}")
+    if not isinstance(name, str) or not name.isidentifier() or name in _RESERVED_NAMES:
+        raise ConfigError(f"layer name {name!r}: must be a Python identifier (letters, digits, _) and not 'data'")
+    if "class" not in d:
+        raise ConfigError(f"layer {name!r}: missing 'class'")
+    cls = _resolve_class(d["class"], classes, f"layer {name!r}")
+    spec_where = f"layer {name!r} (class {cls.layer_class or cls.__name__!r})"
+    accepted, required = _constructor_options(cls)
+    known = OTHER_GENERIC | set(SCHEDULABLE_GENERIC) | set(cls.schedulable) | accepted
+    for key in d:
+        if key not in known:
+            close = difflib.get_close_matches(key, sorted(known), n=2, cutoff=0.6)
+            hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; options: {sorted(known)}"
+            raise ConfigError(f"{spec_where}: unknown option {key!r}{hint}")
+    missing = sorted(required - set(d))
+    if missing:
+        raise ConfigError(f"{spec_where}: missing option(s) {missing}")
+    target = d.get("target")
+    if target is not None:
+        if not isinstance(target, str):
+            raise ConfigError(f"{spec_where}: 'target' must be a data key or 'layer:<name>', got {target!r}")
+        if target.startswith("layer:") and target[len("layer:") :] not in layer_names:
+            raise ConfigError(f"{spec_where}: target {target!r}: no such layer")
+        if not target.startswith("layer:") and target not in data_keys:
+            raise ConfigError(f"{spec_where}: target {target!r} is not a data key; data keys: {sorted(data_keys)}")
+    kwargs = {k: v for k, v in d.items() if k in accepted}
+    options = {k: v for k, v in d.items() if k not in accepted and k not in ("class", "from")}
+    sources = _sources(name, d.get("from", "data"), layer_names, data_keys)
+    if not sources:
+        raise ConfigError(f"{spec_where}: needs at least one source in 'from'")
+    return LayerSpec(name=name, cls=cls, sources=sources, kwargs=kwargs, options=options)
+
+
+def _dependency_order(specs: dict[str, LayerSpec]) -> list[str]:
+    order: list[str] = []
+    state: dict[str, int] = {}  # 1 = in progress, 2 = done
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = " -> ".join([*path[path.index(name) :], name])
+            raise ConfigError(f"the net dict has a cycle: {cycle}")
+        state[name] = 1
+        for src in specs[name].sources:
+            if not src.startswith("data:"):
+                visit(src, [*path, name])
+        state[name] = 2
+        order.append(name)
+
+    for name in specs:
+        visit(name, [])
+    return order
+
+
+def parse_net_dict(net: Any, *, classes: Mapping[str, type[Layer]], data_keys: Collection[str]) -> NetSpec:
+    """Checks a whole net dict (every layer, option and reference) before anything is built."""
+    if not isinstance(net, dict):
+        raise ConfigError(f"the network must be a dict of layer dicts, got {type(net).__name__}")
+    config = net.get("#config", {})
+    if not isinstance(config, dict):
+        raise ConfigError(f"net dict '#config' must be a dict of config keys, got {config!r}")
+    if "#copy_param_mode" in net:  # RETURNN's per-net entry; a '#config' value wins
+        config = {"copy_param_mode": net["#copy_param_mode"], **config}
+    names = [n for n in net if not (isinstance(n, str) and n.startswith("#"))]
+    if not names:
+        raise ConfigError("the net dict has no layers")
+    specs = {n: _parse_layer(n, net[n], classes, names, data_keys) for n in names}
+    return NetSpec(layers={n: specs[n] for n in _dependency_order(specs)}, config=dict(config))

@@ -1,0 +1,116 @@
+"""The decoders `seqtrain recog` can use (`recog_decoder`): outputs of a batch -> label sequences.
+
+- ctc_greedy: best class per frame, repeats merged, blanks removed (`recog_output`: log-probs).
+- hmm_greedy: best HMM state per frame of a frame-wise (CE-trained) model, in the topology the `align_*`
+  keys describe (the one it was trained on): a label starts where a frame enters one of its states from
+  another label or silence, or from a later state of the same label (the next occurrence, e.g. "ll");
+  silence emits nothing (`recog_output`: per-frame scores over the state classes).
+- transducer_greedy / transducer_beam: `seqtrain.recog.transducer` over the encoder frames
+  (`recog_output`), with the model's prediction net and joint: the net-dict layer `recog_transducer`,
+  or the model itself (get_model) when it implements the `Transducer` protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from seqtrain.align.aligner import Aligner, AlignSettings
+from seqtrain.align.hmm_topology import HmmTopology
+from seqtrain.config import Config
+from seqtrain.errors import ConfigError
+from seqtrain.recog.ctc import ctc_greedy_decode
+from seqtrain.recog.transducer import Transducer, transducer_beam_search, transducer_greedy_decode
+
+Decoder = Callable[[torch.Tensor, torch.Tensor], list[list[int]]]  # (outputs [B, T, ...], lengths [B]) -> labels
+
+_PROTOCOL = ("initial_prediction_state", "predict", "joint")
+
+
+def hmm_greedy_decode(scores: torch.Tensor, lengths: torch.Tensor, topology: HmmTopology) -> list[list[int]]:
+    """`scores` [B, T, topology.num_classes] -> the label sequence of the best state of each frame."""
+    best = scores.argmax(dim=-1).cpu()
+    states = topology.states_per_label
+    silence = topology.silence_index if topology.uses_silence else -1
+    result = []
+    for b in range(best.shape[0]):
+        labels: list[int] = []
+        previous: tuple[int, int] | None = None  # (label, state) of the previous frame; None = silence/start
+        for c in best[b, : int(lengths[b])].tolist():
+            if c == silence:
+                previous = None
+                continue
+            label, state = divmod(c, states)
+            if previous is None or previous[0] != label or state < previous[1]:
+                labels.append(label)
+            previous = (label, state)
+        result.append(labels)
+    return result
+
+
+def _is_transducer(obj: object) -> bool:
+    return all(callable(getattr(obj, name, None)) for name in _PROTOCOL)
+
+
+def find_transducer(model: torch.nn.Module, layer: str | None) -> Transducer:
+    """The object with the prediction net and joint: a net-dict layer by name, or the model itself."""
+    inner = getattr(model, "module", model)
+    if layer is not None:
+        modules = dict(inner.named_children())
+        if layer not in modules:
+            raise ConfigError(f"recog_transducer {layer!r} is not a layer of the network (layers: {sorted(modules)})")
+        candidate: object = modules[layer]
+    else:
+        candidate = inner
+    if not _is_transducer(candidate):
+        what = f"layer {layer!r}" if layer is not None else f"the model ({type(inner).__name__})"
+        raise ConfigError(
+            f"{what} is no transducer: it needs {', '.join(_PROTOCOL)} (seqtrain.recog.transducer.Transducer); "
+            "set recog_transducer to the net-dict layer that has them"
+        )
+    return candidate  # type: ignore[return-value]
+
+
+def hmm_topology_from_config(config: Config, *, num_labels: int, vocab: Sequence[str] | None) -> HmmTopology:
+    aligner = Aligner(AlignSettings.from_config(config, mode="hmm"), num_labels=num_labels, vocab=vocab)
+    assert aligner.topology is not None
+    return aligner.topology
+
+
+def make_decoder(config: Config, model: torch.nn.Module, *, num_labels: int, vocab: Sequence[str] | None) -> Decoder:
+    """The configured decoder; `num_labels` = the target vocabulary size (the blank defaults to it)."""
+    kind = config.get("recog_decoder")
+    blank = config.get("recog_blank_index")
+    blank = num_labels if blank is None else blank
+    if kind == "ctc_greedy":
+        return lambda scores, lengths: ctc_greedy_decode(scores, lengths, blank=blank)
+    if kind == "hmm_greedy":
+        topology = hmm_topology_from_config(config, num_labels=num_labels, vocab=vocab)
+        return lambda scores, lengths: hmm_greedy_decode(_check_classes(scores, topology), lengths, topology)
+    transducer = find_transducer(model, config.get("recog_transducer"))
+    max_symbols = config.get("recog_max_symbols_per_frame")
+    if kind == "transducer_greedy":
+        return lambda frames, lengths: [
+            h.labels
+            for h in transducer_greedy_decode(
+                transducer, frames, lengths, blank=blank, max_symbols_per_frame=max_symbols
+            )
+        ]
+    beam = config.get("recog_beam_size")
+    return lambda frames, lengths: [
+        hyps[0].labels
+        for hyps in transducer_beam_search(
+            transducer, frames, lengths, blank=blank, beam_size=beam, max_symbols_per_frame=max_symbols
+        )
+    ]
+
+
+def _check_classes(scores: torch.Tensor, topology: HmmTopology) -> torch.Tensor:
+    if scores.shape[-1] != topology.num_classes:
+        raise ConfigError(
+            f"hmm_greedy: the output has {scores.shape[-1]} classes per frame, the align_* topology has "
+            f"{topology.num_classes} ({topology.num_labels} labels x {topology.states_per_label} states"
+            f"{' + silence' if topology.uses_silence else ''}); set the align_* keys the model was trained with"
+        )
+    return scores

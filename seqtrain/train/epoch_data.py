@@ -1,0 +1,60 @@
+"""The datasets of each epoch: rebuilt when an epoch's config changes them (pipelines, `#config`).
+
+A pipeline stage (or a net dict's `#config`) may train on other data than the epoch before: an
+alignment written by the previous stage, paired with the features by a MetaDataset. The engine asks
+for the datasets of every epoch's config; they are built again only when one of the keys that define
+them changed, so an ordinary run builds them once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from seqtrain.config import Config
+from seqtrain.config.config import describe_value
+from seqtrain.data.setup import DataSetup, build_data
+
+log = logging.getLogger("seqtrain")
+
+DATA_KEYS = ("train", "dev", "eval_datasets", "extern_data")
+
+
+def data_definition(config: Config) -> tuple[str, ...]:
+    """What the datasets are built from; equal definitions give equal datasets."""
+    return tuple(_describe(config.get(key)) for key in DATA_KEYS)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_describe(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_describe(v) for v in value) + "]"
+    if callable(value) or not isinstance(value, (str, int, float, bool, type(None))):
+        return f"<{describe_value(value)} at {id(value):#x}>"  # instances and functions: by identity
+    return repr(value)
+
+
+class EpochDatasets:
+    """Holds the current datasets and the definition they were built from."""
+
+    def __init__(self) -> None:
+        self._definition: tuple[str, ...] | None = None
+        self._data: DataSetup | None = None
+
+    def initial(self, config: Config) -> DataSetup | None:
+        """The base config's datasets, built (and checked) before anything runs; None for a pipeline whose
+        base config has no `train` (its stages set it, from files that earlier stages may still write)."""
+        if config.get("pipeline") is not None and config.get("train") is None:
+            return None
+        return self.for_config(config)
+
+    def for_config(self, config: Config, *, epoch: int | None = None) -> DataSetup:
+        definition = data_definition(config)
+        if self._data is None or definition != self._definition:
+            if self._data is not None:
+                changed = [k for k, old, new in zip(DATA_KEYS, self._definition or (), definition) if old != new]
+                log.info("epoch %s: %s changed, building the datasets again", epoch, ", ".join(changed))
+            self._data = build_data(config, need_train=True)
+            self._definition = definition
+        return self._data

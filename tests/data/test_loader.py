@@ -1,0 +1,166 @@
+"""The loader with real DataLoader workers: same batches as in-process, resume at batch k, clear errors."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from seqtrain.data.batching import BatchSpec
+from seqtrain.data.dataset import Dataset, DataSpec
+from seqtrain.data.epoch import plan_epoch
+from seqtrain.data.factory import make_dataset
+from seqtrain.data.loader import iterate_batches
+from seqtrain.errors import DataError
+from tests.train.helpers import start_subprocess
+
+DTYPES = {"data": "float32", "classes": "int32"}
+
+
+class Faulty(Dataset):
+    """Ten sequences; `fault` makes one of them misbehave in a chosen way."""
+
+    def __init__(self, fault: str = "", bad: int = 6, name: str = "faulty") -> None:
+        self.name, self.fault, self.bad = name, fault, bad
+
+    @property
+    def num_seqs(self) -> int:
+        return 10
+
+    def data_specs(self) -> dict[str, DataSpec]:
+        return {"data": DataSpec(dim=2, feature_shape=(2,)), "classes": DataSpec(dim=5, dtype="int32", sparse=True)}
+
+    def seq_lengths(self) -> dict[str, np.ndarray]:
+        return {"data": np.arange(3, 13), "classes": np.full(10, 2)}
+
+    def get_seq(self, idx: int) -> dict[str, np.ndarray]:
+        seq = {"data": np.full((idx + 3, 2), idx, dtype="float32"), "classes": np.array([idx % 5, 1], dtype="int32")}
+        if idx != self.bad:
+            return seq
+        if self.fault == "raise":
+            raise ValueError("corrupt record")
+        if self.fault == "die" and torch.utils.data.get_worker_info() is not None:
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.fault == "length":
+            seq["data"] = seq["data"][:-1]
+        if self.fault == "label":
+            seq["classes"] = np.array([7, 1], dtype="int32")
+        if self.fault == "key":
+            del seq["classes"]
+        if self.fault == "shape":
+            seq["data"] = np.zeros((idx + 3, 3), dtype="float32")
+        return seq
+
+
+def _batches(dataset: Dataset, workers: int, start: int = 0) -> list:
+    specs = [BatchSpec((i, i + 1)) for i in range(0, 10, 2)]
+    return list(
+        iterate_batches(dataset, specs, dtypes=DTYPES, num_workers=workers, random_seed=1, epoch=1, start=start)
+    )
+
+
+def test_workers_give_bitwise_the_same_batches_and_resume_skips_ahead() -> None:
+    inline = _batches(Faulty(), 0)
+    for workers, start in ((2, 0), (1, 3), (0, 3)):
+        got = _batches(Faulty(), workers, start)
+        assert [b.seq_indices for b in got] == [b.seq_indices for b in inline[start:]]
+        for a, b in zip(got, inline[start:]):
+            assert all(torch.equal(a.data[k], b.data[k]) and torch.equal(a.lengths[k], b.lengths[k]) for k in DTYPES)
+    assert inline[1].data["data"].shape == (2, 6, 2) and inline[1].lengths["data"].tolist() == [5, 6]
+    with pytest.raises(DataError, match="cannot start at batch 6, the epoch has 5"):
+        _batches(Faulty(), 0, start=6)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize(
+    ("fault", "message"),
+    [
+        (
+            "raise",
+            r"loading sequence 'faulty/seq-6' \(index 6\) of dataset 'faulty' failed: ValueError: corrupt record",
+        ),
+        (
+            "length",
+            r"data key 'data' of sequence 'faulty/seq-6' .*: get_seq returned 8 frames but seq_lengths\(\) says 9",
+        ),
+        ("label", r"data key 'classes' of sequence 'faulty/seq-6' .*: label 7 is outside the vocabulary \[0, 5\)"),
+        ("key", r"sequence 'faulty/seq-6' \(index 6\) of dataset 'faulty' has no data key 'classes'"),
+        ("shape", r"data key 'data' of sequence 'faulty/seq-6' .*: feature shape \(3,\), the dataset declares \(2,\)"),
+    ],
+)
+def test_a_bad_sequence_is_one_clear_error(workers: int, fault: str, message: str) -> None:
+    with pytest.raises(DataError, match=message) as info:
+        _batches(Faulty(fault), workers)
+    assert "Traceback" not in str(info.value)
+
+
+def test_a_dead_worker_is_an_error_naming_the_batch() -> None:
+    with pytest.raises(DataError, match=r"worker died while loading batch 3 of the epoch \(sequences 'faulty/seq-6'"):
+        _batches(Faulty("die"), 2)
+
+
+def test_hdf_errors_name_the_file(tiny_corpus: dict[str, Path]) -> None:
+    setup = make_dataset({"class": "HDFDataset", "files": [str(tiny_corpus["dev"])]}, name="dev")
+    bad = BatchSpec((0,), chunks=None)
+    setup.dataset._lengths = {k: v + 1 for k, v in setup.dataset.seq_lengths().items()}  # a lying index
+    with pytest.raises(DataError, match=r"of sequence 'dev-0' \(index 0\) of HDF file .*dev\.hdf: get_seq returned"):
+        list(iterate_batches(setup.dataset, [bad], dtypes=DTYPES, num_workers=1, random_seed=1, epoch=1))
+
+
+CUSTOM_CONFIG = """
+import numpy as np
+import torch
+from seqtrain.data.dataset import Dataset, DataSpec
+
+class _Counting(Dataset):
+    '''Sequence i: i + 2 frames; refuses to load outside a DataLoader worker.'''
+    def __init__(self, n=24, name="counting"):
+        self.n, self.name = n, name
+    @property
+    def num_seqs(self):
+        return self.n
+    def data_specs(self):
+        return {"data": DataSpec(dim=3, feature_shape=(3,)), "classes": DataSpec(dim=4, dtype="int32", sparse=True)}
+    def seq_lengths(self):
+        return {"data": np.arange(self.n) + 2, "classes": np.ones(self.n, dtype=np.int64)}
+    def get_seq(self, idx):
+        assert torch.utils.data.get_worker_info() is not None, "loaded in the main process"
+        data = np.full((idx + 2, 3), 0.1 * idx, dtype="float32")
+        return {"data": data, "classes": np.array([idx % 4], dtype="int32")}
+
+train = {"class": _Counting, "n": 24, "seq_ordering": "random"}
+num_workers = 2
+batch_size = 60
+num_epochs = 2
+learning_rate = 0.1
+tensorboard = False
+model = MODEL
+
+def get_model(*, epoch, config):
+    return torch.nn.Linear(3, 4)
+
+def train_step(*, model, batch, ctx):
+    logits = model(batch["data"]).mean(dim=1)
+    ctx.mark_as_loss("ce", torch.nn.functional.cross_entropy(logits, batch["classes"][:, 0].long(), reduction="none"))
+"""
+
+
+@pytest.mark.slow
+def test_custom_dataset_class_from_the_config_in_worker_processes(tmp_path: Path) -> None:
+    config = tmp_path / "custom.py"
+    config.write_text(textwrap.dedent(CUSTOM_CONFIG).replace("MODEL", repr(str(tmp_path / "out" / "model"))))
+    proc = start_subprocess("train", config)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, output
+    assert (tmp_path / "out" / "model.002.pt").exists()
+    expected = len(plan_epoch(
+        make_dataset({"class": "NumpyDataset", "seqs": [{"data": np.zeros((i + 2, 1))} for i in range(24)],
+                      "seq_ordering": "random"}, name="train"),
+        1, random_seed=42, batch_size=60, max_seqs=-1,
+    ).batches)  # fmt: skip
+    assert f"epoch 1: {expected} batches, 24 seqs" in output
