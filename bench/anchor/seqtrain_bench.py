@@ -3,7 +3,7 @@
     BENCH_DATA_DIR=DIR BENCH_LOSS=ce|ctc python -m seqtrain train bench/anchor/seqtrain_bench.py
 
 Model: 2-layer BLSTM (256 per direction) on 40-dim features, linear to 50 classes (+1 blank for CTC);
-the `nn.Module` below is character for character the one in plain_torch.py and the RETURNN config.
+the `nn.Module` is imported from plain_torch.py, so all three implementations train the very same class.
 Data: seqtrain's `HDFDataset` over the files of gen_data.py. Batching: seqtrain's own
 ("laplace:.100", batch_size 5000 padded frames, max_seqs 32), which must give RETURNN's batches.
 Everything else is seqtrain's default, as a user gets it (one forked DataLoader worker, per-step

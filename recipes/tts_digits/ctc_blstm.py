@@ -11,8 +11,11 @@ import os
 import torch
 from torch import nn
 
+from seqtrain.recog.metrics import ctc_greedy_word_errors
+
 _DATA = os.environ.get("TTS_DIGITS_DATA", "data/tts_digits")
-_NUM_LABELS = 27  # " " + a..z; the CTC blank is appended as index 27
+_VOCAB = " abcdefghijklmnopqrstuvwxyz"
+_NUM_LABELS = len(_VOCAB)  # the CTC blank is appended as index 27
 _STACK = 4
 
 model = os.environ.get("TTS_DIGITS_EXP", "exp/tts_digits/ctc_blstm") + "/model"
@@ -35,8 +38,7 @@ class _CtcBlstm(nn.Module):
 
     def __init__(self, hidden: int = 256, layers: int = 3) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(80 * _STACK, hidden, num_layers=layers, bidirectional=True, batch_first=True,
-                            dropout=0.1)
+        self.lstm = nn.LSTM(80 * _STACK, hidden, num_layers=layers, bidirectional=True, batch_first=True, dropout=0.1)
         self.out = nn.Linear(2 * hidden, _NUM_LABELS + 1)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,10 +63,20 @@ def get_model(*, epoch, config):
 def train_step(*, model, batch, ctx):
     log_probs, lengths = model(batch["data"], batch.lengths["data"])
     loss = nn.functional.ctc_loss(
-        log_probs.transpose(0, 1), batch["classes"].long(), lengths, batch.lengths["classes"],
-        blank=_NUM_LABELS, reduction="none", zero_infinity=True,
+        log_probs.transpose(0, 1),
+        batch["classes"].long(),
+        lengths,
+        batch.lengths["classes"],
+        blank=_NUM_LABELS,
+        reduction="none",
+        zero_infinity=True,
     )
     ctx.mark_as_loss("ctc", loss, custom_inv_norm_factor=batch.lengths["classes"].sum())
+    if not ctx.train:  # dev WER of greedy decoding, every epoch
+        errors, words = ctc_greedy_word_errors(
+            log_probs, lengths, batch["classes"], batch.lengths["classes"], vocab=_VOCAB, blank=_NUM_LABELS
+        )
+        ctx.mark_as_loss("wer", errors, as_error=True, custom_inv_norm_factor=words)
 
 
 def forward_step(*, model, batch, ctx):

@@ -4,18 +4,10 @@ from __future__ import annotations
 
 import torch
 
+from seqtrain.nn.losses import greedy_ctc_labels
+
 
 def ctc_greedy_decode(log_probs: torch.Tensor, lengths: torch.Tensor, *, blank: int) -> list[list[int]]:
     """`log_probs` [B, T, V] (or any scores), `lengths` [B] -> label sequences without blanks/repeats."""
-    best = log_probs.argmax(dim=-1).cpu()  # [B, T]
-    out = []
-    for b in range(best.shape[0]):
-        seq = best[b, : int(lengths[b])]
-        if seq.numel() == 0:
-            out.append([])
-            continue
-        keep = torch.ones_like(seq, dtype=torch.bool)
-        keep[1:] = seq[1:] != seq[:-1]
-        keep &= seq != blank
-        out.append(seq[keep].tolist())
-    return out
+    hyp, hyp_lengths = greedy_ctc_labels(log_probs, lengths.cpu(), blank=blank)
+    return [hyp[b, : int(hyp_lengths[b])].tolist() for b in range(hyp.shape[0])]

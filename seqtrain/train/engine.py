@@ -29,6 +29,7 @@ from seqtrain.data.setup import plan_for
 from seqtrain.errors import SeqtrainError
 from seqtrain.log import format_scores, setup_logging
 from seqtrain.rng import rng_state
+from seqtrain.runtime import keep_freed_memory
 from seqtrain.train import checkpoint as ckpt
 from seqtrain.train.config_snapshot import config_diff, log_changes, save_resolved, save_source, scheduled_values
 from seqtrain.train.determinism import deterministic_algorithms
@@ -38,8 +39,7 @@ from seqtrain.train.loop import EpochStats, TrainEpochInput, evaluate, train_epo
 from seqtrain.train.lr_setup import epoch_learning_rate, make_learning_rate_control, step_learning_rate
 from seqtrain.train.model_builder import make_model_builder
 from seqtrain.train.model_state import ModelState
-from seqtrain.train.pipeline import with_pipeline_epochs
-from seqtrain.train.pipeline_actions import make_pipeline_actions
+from seqtrain.train.pipeline_actions import make_pipeline_actions, with_pipeline_epochs
 from seqtrain.train.run_files import RunFiles
 from seqtrain.train.scores import ScoreAccumulator
 from seqtrain.train.step import ClipOptions
@@ -76,8 +76,7 @@ class TrainResult:
 class Trainer:
     def __init__(self, config: Config, dist: DistributedRun | None = None) -> None:
         # ---- processes, files, logging, device (in a multi-process run only rank 0 writes files)
-        config = with_pipeline_epochs(config)  # a pipeline's stages define num_epochs
-        self.config = config
+        self.config = config = with_pipeline_epochs(config)  # a pipeline's stages define num_epochs
         self.dist = dist or DistributedRun.single_process(config.get("torch_distributed"), config.get("device"))
         prefix = config.get("model")
         self._run_files = RunFiles(Path(prefix)) if prefix else None  # every rank reads (resume)
@@ -89,9 +88,9 @@ class Trainer:
         self.device = self.dist.device
         self.random_seed = config.get("random_seed")
         # ---- data, model, learning rate
-        self.datasets = EpochDatasets()  # built again when an epoch's config changes them (pipelines, #config)
-        self.data = self.datasets.initial(config)
         self.builder = make_model_builder(config)
+        self.epochs = EpochDatasets(config, self.builder)  # each epoch's config and data (#config, pipeline stage)
+        self.data = self.epochs.initial()
         self.state = ModelState(self.builder, self.device, self.random_seed)
         lr_path = self._run_files.learning_rates(config.get("learning_rate_file")) if self._run_files else None
         self.lr_control = make_learning_rate_control(config, path=lr_path)
@@ -100,9 +99,7 @@ class Trainer:
         tb_dir = self.files.tensorboard_dir if self.files and config.get("tensorboard") else None
         self.scalar_log = ScalarLog(tb_dir)
         self.progress = Progress()
-        self.actions = make_pipeline_actions(
-            config, is_main=self.dist.is_main, agree=lambda what: self.dist.check_agree(what, done=True)
-        )
+        self.actions = make_pipeline_actions(config, self.dist)  # a pipeline's align/recog/... between epochs
         self._stop_signal: int | None = None
         self._last_checkpoint_time = time.monotonic()
         self._mid_checkpoint: Path | None = None
@@ -130,7 +127,7 @@ class Trainer:
         old_handlers = self._install_signal_handlers()
         try:
             for epoch in range(first_epoch, num_epochs + 1):
-                epoch_config = self.config.with_values(self.builder.epoch_config(epoch))
+                epoch_config, self.data = self.epochs.prepare(epoch)
                 values = scheduled_values(epoch_config, epoch, self.progress.global_step)
                 log_changes(previous_values, values, epoch)
                 previous_values = values
@@ -153,7 +150,6 @@ class Trainer:
         if self.files is not None:
             save_resolved(config, self.files.config_dir, epoch, step)
         fresh_start = resumed_state is None and self.state.model is None  # nothing resumed: preload_from_files
-        self.data = self.datasets.for_config(config, epoch=epoch)
         self.state.for_epoch(epoch, step, config, fresh_start=fresh_start)
         if resumed_state is not None:
             self.state.restore(resumed_state, source=str(resumed_state.get("_path")))
@@ -219,8 +215,7 @@ class Trainer:
         log.info("resuming from %s (%s %d, global step %d)", ref.path, where, ref.epoch, self.progress.global_step)
         if self.progress.complete:
             # The model of the finished epoch is needed for evaluation and for the next epoch.
-            epoch_config = self.config.with_values(self.builder.epoch_config(self.progress.epoch))
-            self.data = self.datasets.for_config(epoch_config, epoch=self.progress.epoch)
+            epoch_config, self.data = self.epochs.prepare(self.progress.epoch)
             self.state.for_epoch(self.progress.epoch, self.progress.global_step, epoch_config)
             self.state.restore(state, source=str(ref.path))
             return None
@@ -501,6 +496,8 @@ class Trainer:
 
 def train(config: Config) -> TrainResult:
     """Trains in this process, or as one rank of a run that torchrun started (see seqtrain.train.distributed)."""
+    if config.get("keep_freed_memory"):
+        keep_freed_memory()
     ranks = distributed_run(config.get("torch_distributed"), config.get("device"), coordinated=(TrainingInterrupted,))
     with deterministic_algorithms(config.get("deterministic_train")), ranks as dist:
         return Trainer(config, dist).run()

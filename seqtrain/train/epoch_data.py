@@ -1,9 +1,10 @@
-"""The datasets of each epoch: rebuilt when an epoch's config changes them (pipelines, `#config`).
+"""The config and the datasets of each epoch: datasets rebuilt when an epoch's config changes them.
 
-A pipeline stage (or a net dict's `#config`) may train on other data than the epoch before: an
-alignment written by the previous stage, paired with the features by a MetaDataset. The engine asks
-for the datasets of every epoch's config; they are built again only when one of the keys that define
-them changed, so an ordinary run builds them once.
+An epoch's config is the run's config with what the model builder says for that epoch applied (a net
+dict's `#config`, a pipeline stage's `config`). That may train on other data than the epoch before: an
+alignment written by the previous pipeline stage, paired with the features by a MetaDataset. The
+datasets are built again only when one of the keys that define them changed, so an ordinary run builds
+them once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from seqtrain.config import Config
 from seqtrain.config.config import describe_value
 from seqtrain.data.setup import DataSetup, build_data
+from seqtrain.train.model_builder import ModelBuilder
 
 log = logging.getLogger("seqtrain")
 
@@ -38,16 +40,25 @@ def _describe(value: Any) -> str:
 class EpochDatasets:
     """Holds the current datasets and the definition they were built from."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config | None = None, builder: ModelBuilder | None = None) -> None:
+        self.config = config
+        self.builder = builder
         self._definition: tuple[str, ...] | None = None
         self._data: DataSetup | None = None
 
-    def initial(self, config: Config) -> DataSetup | None:
-        """The base config's datasets, built (and checked) before anything runs; None for a pipeline whose
-        base config has no `train` (its stages set it, from files that earlier stages may still write)."""
-        if config.get("pipeline") is not None and config.get("train") is None:
+    def initial(self) -> DataSetup | None:
+        """The run config's datasets, built (and checked) before anything runs; None for a pipeline whose
+        config has no `train` (its stages set it, from files that earlier stages may still write)."""
+        assert self.config is not None
+        if self.config.get("pipeline") is not None and self.config.get("train") is None:
             return None
-        return self.for_config(config)
+        return self.for_config(self.config)
+
+    def prepare(self, epoch: int) -> tuple[Config, DataSetup]:
+        """The config of `epoch` and its datasets."""
+        assert self.config is not None and self.builder is not None
+        config = self.config.with_values(self.builder.epoch_config(epoch))
+        return config, self.for_config(config, epoch=epoch)
 
     def for_config(self, config: Config, *, epoch: int | None = None) -> DataSetup:
         definition = data_definition(config)

@@ -6,7 +6,7 @@ atomically (temp file, fsync, rename) with what it reported (alignment sizes and
 changed label, WER, ...); an action with a marker is skipped, so rerunning the training command after
 a crash redoes only an action that had not finished. Its outputs are written atomically too
 (`seqtrain align` writes its HDF file under a temporary name), so a crash never leaves a half file that a
-later stage would read. Delete a marker to run the action again.
+later stage would read. Delete a marker (or an align action's output) to run the action again.
 
     align   {"data": {dataset: output.hdf}, "mode": ..., "compare_to": {dataset: old.hdf}}  (seqtrain align)
     recog   {"data": "dev" or [...]}: WER, hypotheses in <model>.pipeline/<name>.<dataset>.txt (seqtrain recog)
@@ -21,12 +21,14 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from seqtrain.config import Config
 from seqtrain.errors import ConfigError
 from seqtrain.train.model_builder import call_with_accepted
-from seqtrain.train.pipeline import ActionStage, Pipeline, pipeline_of
+from seqtrain.train.pipeline import ActionStage, Pipeline, pipeline_of, with_pipeline_epochs
+
+__all__ = ["PipelineActions", "make_pipeline_actions", "with_pipeline_epochs"]  # the engine's imports
 
 log = logging.getLogger("seqtrain")
 
@@ -128,8 +130,18 @@ def _custom(action: ActionStage, config: Config, directory: Path) -> dict[str, A
     return result
 
 
+class Ranks(Protocol):
+    """What the actions need of the run's processes (`seqtrain.train.distributed.DistributedRun`)."""
+
+    @property
+    def is_main(self) -> bool: ...
+
+    def check_agree(self, what: str, **values: object) -> None: ...
+
+
 class PipelineActions:
-    """Runs the actions that are due; only the main process runs them, the others wait for it."""
+    """Runs the actions that are due; only the main process runs them, the others wait for it (the files they
+    write, like checkpoints, must be on a filesystem all nodes share)."""
 
     def __init__(
         self, pipeline: Pipeline, config: Config, *, is_main: bool, agree: Callable[[str], None] | None = None
@@ -144,19 +156,30 @@ class PipelineActions:
         self.agree = agree
 
     def run_due(self, trained_epochs: int) -> list[str]:
-        """Runs every unfinished action whose epochs are all trained; returns the names it ran."""
+        """Runs every unfinished action whose epochs are all trained; returns the names it ran.
+
+        Only the main process runs actions and reads markers; all processes then meet once, so that none
+        starts the next epoch before its data (an alignment) is written. Which actions are due depends on
+        `trained_epochs` only, so every process takes part in the same meetings.
+        """
+        due = [a for a in self.pipeline.actions if a.after_epoch <= trained_epochs]
         ran = []
-        for action in self.pipeline.actions:
-            if action.after_epoch > trained_epochs:
-                break
-            if read_marker(self.directory, action) is not None:
-                continue
-            if self.is_main:
+        for action in due if self.is_main else []:
+            if read_marker(self.directory, action) is None or not self._outputs_exist(action):
                 self._run(action)
-            if self.agree is not None:
-                self.agree(f"pipeline action {action.name}")
-            ran.append(action.name)
+                ran.append(action.name)
+        if due and self.agree is not None:
+            self.agree(f"pipeline actions after epoch {trained_epochs}")
         return ran
+
+    def _outputs_exist(self, action: ActionStage) -> bool:
+        """A finished align action whose output file is gone (deleted by hand) must run again."""
+        if action.kind != "align":
+            return True
+        missing = [str(p) for p in action.options["data"].values() if not Path(p).is_file()]
+        if missing:
+            log.warning("WARNING: pipeline %r is marked done but %s is missing; running it again", action.name, missing)
+        return not missing
 
     def _run(self, action: ActionStage) -> None:
         model = f"model of epoch {action.model_epoch}" if action.model_epoch else "no model"
@@ -185,10 +208,9 @@ class NoActions:
         return []
 
 
-def make_pipeline_actions(
-    config: Config, *, is_main: bool, agree: Callable[[str], None] | None = None
-) -> PipelineActions | NoActions:
+def make_pipeline_actions(config: Config, ranks: Ranks) -> PipelineActions | NoActions:
+    """The runner of a pipeline's actions (nothing without a pipeline); other ranks wait for the main one."""
     pipeline = pipeline_of(config)
     if pipeline is None:
         return NoActions()
-    return PipelineActions(pipeline, config, is_main=is_main, agree=agree)
+    return PipelineActions(pipeline, config, is_main=ranks.is_main, agree=lambda what: ranks.check_agree(what))

@@ -69,8 +69,10 @@ def pipeline_status(config: Config) -> list[StageStatus]:
     if not prefix:
         raise ConfigError("the config sets no `model` path, so there is no run to report on")
     files = RunFiles(Path(prefix))
-    finished = {r.epoch for r in files.checkpoints() if r.complete}
     scores = read_scores(files.learning_rates(config.get("learning_rate_file")))
+    # an epoch is trained when it has train scores (its checkpoint may be cleaned up) or a checkpoint
+    finished = {e for e, d in scores.items() if any(k.startswith("train_") for k in d.error)}
+    finished |= {r.epoch for r in files.checkpoints() if r.complete}
     rows = []
     for stage in pipeline.stages:
         if isinstance(stage, TrainStage):

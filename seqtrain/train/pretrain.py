@@ -177,6 +177,10 @@ def make_pretrain(config: Config) -> Pretrain | None:
             "pretrain builds its nets from `network`; with get_network, return the net of each epoch there "
             "(e.g. one more layer per epoch), with get_model there is no net dict to grow"
         )
-    pretrain = Pretrain(config.get("network"), value if isinstance(value, dict) else {})
+    options = dict(value) if isinstance(value, dict) else {}
+    for option in ("repetitions", "construction_algo", "copy_output_layer", "greedy"):  # RETURNN's pretrain_* keys
+        if config.get(f"pretrain_{option}") is not None:
+            options.setdefault(option, config.get(f"pretrain_{option}"))
+    pretrain = Pretrain(config.get("network"), options)
     log.info("%s", pretrain)
     return pretrain

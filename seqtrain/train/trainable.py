@@ -47,7 +47,7 @@ def _check_patterns(key: str, patterns: Sequence[str], names: Collection[str]) -
     for pattern in patterns:
         if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
             example = ", ".join(sorted(names)[:6])
-            raise ConfigError(f"{key}: pattern {pattern!r} matches no parameter (parameters: {example}, ...)")
+            raise ConfigError(f"{key}: pattern {pattern!r} matches no trainable parameter (they are: {example}, ...)")
 
 
 def frozen_names(names: Collection[str], selection: ParamSelection) -> set[str]:

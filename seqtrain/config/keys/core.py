@@ -60,3 +60,11 @@ declare(
 )
 declare("checkpoint_interval_steps", int | None, None, "mid-epoch checkpoint every N train steps; None = off", group=G)
 declare("stop_on_nonfinite_train_score", bool, True, "stop with an error when a train loss becomes inf/nan", group=G)
+declare(
+    "keep_freed_memory",
+    bool,
+    True,
+    "keep freed memory in the process (glibc mallopt): saves the page faults of re-allocating activations "
+    "every step (10-25% of CPU time measured on 2 cores); same results, same peak memory",
+    group=G,
+)

@@ -20,6 +20,34 @@ declare(
     group=G,
 )
 declare(
+    "pretrain_repetitions",
+    int | list[int] | dict[Any, int] | None,
+    None,
+    "RETURNN's separate key for pretrain's 'repetitions' (the `pretrain` dict's own entry wins)",
+    group=G,
+)
+declare(
+    "pretrain_construction_algo",
+    Any,
+    None,
+    "RETURNN's separate key for pretrain's 'construction_algo' (the `pretrain` dict's own entry wins)",
+    group=G,
+)
+declare(
+    "pretrain_copy_output_layer",
+    bool | str | None,
+    None,
+    "RETURNN's separate key for pretrain's 'copy_output_layer' (the `pretrain` dict's own entry wins)",
+    group=G,
+)
+declare(
+    "pretrain_greedy",
+    bool | None,
+    None,
+    "RETURNN's separate key for pretrain's 'greedy' (the `pretrain` dict's own entry wins)",
+    group=G,
+)
+declare(
     "copy_param_mode",
     Literal["subset", "ifpossible", "reset"],
     "subset",

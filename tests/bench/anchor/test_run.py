@@ -21,7 +21,15 @@ def test_quick_and_defaults() -> None:
     full = run.parse_args([])
     assert (full.num_seqs, full.pairs, full.impls) == (1000, 3, ["seqtrain", "plain", "returnn"])
     assert run.parse_args(["--quick", "--pairs", "2"]).pairs == 2
-    assert run.split_variant("seqtrain-w0") == ("seqtrain", 0) and run.split_variant("plain") == ("plain", None)
+    assert run.parse_impl("seqtrain-w0") == run.ImplSpec("seqtrain", 0, False)
+    assert run.parse_impl("plain+malloc") == run.ImplSpec("plain", None, True)
+    opts = run.parse_args(["--impls", "seqtrain-w0+malloc,plain,plain+malloc"])
+    argv, env = run.command_for("plain+malloc", "ce", Path("d"), opts)
+    assert argv[-4:] == ["--loss", "ce", "--threads", "2"] and env == run.TUNED_MALLOC_ENV
+    argv, env = run.command_for("seqtrain-w0+malloc", "ctc", Path("d"), opts)
+    assert argv[-2:] == ["train", str(run.ANCHOR / "seqtrain_bench.py")]
+    assert env == {"BENCH_LOSS": "ctc", "BENCH_DATA_DIR": "d", "BENCH_THREADS": "2", "BENCH_NUM_WORKERS": "0",
+                   **run.TUNED_MALLOC_ENV}  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -29,6 +37,7 @@ def test_quick_and_defaults() -> None:
     [
         (["--impls", "seqtrain,fairseq"], "unknown implementation 'fairseq'"),
         (["--impls", "seqtrain,plain-w0"], "unknown implementation 'plain-w0'"),
+        (["--impls", "seqtrain+jemalloc,plain"], "unknown implementation 'seqtrain+jemalloc'"),
         (["--impls", "seqtrain,returnn"], "must include plain"),
         (["--losses", "mse"], "unknown loss 'mse'"),
         (["--num-seqs", "5000"], "--num-seqs in [1, 1000]"),

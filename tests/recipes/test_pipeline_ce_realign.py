@@ -1,0 +1,38 @@
+"""recipes/tts_digits/pipeline_ce_realign.py on the small corpus: linear alignment, CE, realignment, bigger net."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from seqtrain.config import load_config
+from seqtrain.data.hdf import HDFDataset
+from seqtrain.train.pipeline_report import pipeline_status
+from tests.train.helpers import REPO, model_params, run_cli
+
+CONFIG = REPO / "recipes/tts_digits/pipeline_ce_realign.py"
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("one_thread")
+def test_realignment_iterations(recipe_env: Callable[..., None], tmp_path: Path) -> None:
+    recipe_env(tmp_path / "exp", dim=16, stage_epochs="1,1,1")
+    assert run_cli("train", CONFIG) == 0
+    rows = {row.name: row for row in pipeline_status(load_config(CONFIG))}
+    assert all(row.status == "done" for row in rows.values()), rows
+    for name in ("ali1", "ali2", "ali3"):  # Viterbi realignment with the model of the stage before
+        report = json.loads(next((tmp_path / "exp/model.pipeline").glob(f"*.{name}.done.json")).read_text())["report"]
+        for split, seqs in (("train", 300), ("dev", 100)):
+            assert report[split]["num_seqs"] == seqs and report[split]["mode"] == "hmm"
+            assert (
+                0 < report[split]["changed_frames"] <= report[split]["compared_frames"] == report[split]["num_frames"]
+            )
+    for iteration in (1, 2, 3):
+        assert 0 <= rows[f"ce{iteration}"].results["dev_loss_output_error"] <= 1  # frame error rate
+        assert rows[f"recog{iteration}"].results["dev WER"].endswith("%")
+    assert {k.split(".")[0] for k in model_params(tmp_path / "exp/model.002.pt")} >= {"lstm0", "lstm1", "lstm2"}
+    alignment = HDFDataset([str(tmp_path / "exp/align/ali1.train.hdf")])
+    assert alignment.data_specs()["classes"].dim == 55 and alignment.labels("classes")[-1] == "[silence]"
