@@ -88,3 +88,10 @@ def test_cleanup_in_training_keeps_last_and_best(tiny_corpus: dict, tmp_path: Pa
     best = min(scores, key=scores.get)
     assert kept == sorted({f"model.{best:03d}.pt", "model.004.pt"})
     assert sorted(p.name for p in out.glob("model.*.meta.json")) == [k.replace(".pt", ".meta.json") for k in kept]
+
+
+def test_cleanup_policy_typo_fails_before_training(tiny_corpus: dict, tmp_path: Path, capsys) -> None:
+    config = write_config(tmp_path, tiny_corpus, extra="cleanup_old_models = {'keep_lats_n': 1}\n")
+    assert run_cli("train", config) == 1
+    assert "cleanup_old_models: unknown options ['keep_lats_n']" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "model.001.pt").exists()

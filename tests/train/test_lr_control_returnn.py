@@ -1,15 +1,17 @@
 """Same scores, same rates as RETURNN: seqtrain's control against RETURNN's own `learning_rate_control.py`.
 
-Runs only where a Python with RETURNN installed is available (`SEQTRAIN_RETURNN_PYTHON`, default
-/work/.venv-returnn/bin/python); RETURNN is no dependency of seqtrain.
+RETURNN runs in a subprocess (its config and log are global state): the test environment's own Python,
+where the dev extras install RETURNN, or `SEQTRAIN_RETURNN_PYTHON`. RETURNN is no dependency of seqtrain.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import random
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,10 @@ import pytest
 from seqtrain.config import Config
 from seqtrain.train.lr_setup import make_learning_rate_control
 
-RETURNN_PYTHON = Path(os.environ.get("SEQTRAIN_RETURNN_PYTHON", "/work/.venv-returnn/bin/python"))
+RETURNN_PYTHON = Path(
+    os.environ.get("SEQTRAIN_RETURNN_PYTHON")
+    or (sys.executable if importlib.util.find_spec("returnn") else "/work/.venv-returnn/bin/python")
+)
 
 RETURNN_SIDE = textwrap.dedent(
     """

@@ -47,7 +47,8 @@ declare(
     "cleanup_old_models",
     bool | dict[str, Any],
     False,
-    "delete old epoch checkpoints: True or {'keep_last_n': 2, 'keep_best_n': 4, 'keep': [epochs]}; "
+    "delete old epoch checkpoints: True or {'keep_last_n': 2, 'keep_best_n': 4, 'keep': [epochs], 'score_key': "
+    "'dev_loss_x'}; "
     "never deletes the newest or the best",
     group=G,
 )

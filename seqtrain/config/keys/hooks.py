@@ -32,3 +32,19 @@ declare(
     group=G,
     hook=True,
 )
+declare(
+    "epoch_start",
+    Callable,
+    None,
+    "epoch_start(*, epoch, step, model, dataset_name): called before each dataset's pass (RETURNN's hook)",
+    group=G,
+    hook=True,
+)
+declare(
+    "epoch_end",
+    Callable,
+    None,
+    "epoch_end(*, epoch, step, model, dataset_name): called after each dataset's pass (train, dev, ...)",
+    group=G,
+    hook=True,
+)

@@ -1,0 +1,58 @@
+"""The log lines and TensorBoard scalars of an epoch: one line at the start, one summary at the end."""
+
+from __future__ import annotations
+
+import logging
+
+from seqtrain.data.epoch import EpochPlan
+from seqtrain.log import format_scores
+from seqtrain.train.loop import EpochStats
+from seqtrain.train.tensorboard import ScalarLog
+
+log = logging.getLogger("seqtrain")
+
+
+def log_epoch_start(epoch: int, plan: EpochPlan, start_batch: int, lr: float) -> None:
+    resumed = f", resuming at batch {start_batch}" if start_batch else ""
+    log.info(
+        "epoch %d: %d batches, %d seqs%s, lr %.4g%s",
+        epoch,
+        len(plan.batches),
+        plan.num_seqs,
+        plan.left_out_text(),
+        lr,
+        resumed,
+    )
+
+
+def log_epoch_summary(
+    epoch: int,
+    num_epochs: int,
+    lr: float,
+    stats: EpochStats,
+    evals: dict[str, EpochStats],
+    scalar_log: ScalarLog,
+) -> None:
+    """ "epoch 3/10: train ctc 0.52 | dev ctc 0.61 wer 0.12 | lr 0.001 | 152.3 s, 293 steps, ...", and scalars."""
+    parts = [f"train {format_scores(stats.scores)}"]
+    parts += [f"{name} {format_scores(s.scores)}" for name, s in evals.items()]
+    wait = 100.0 * stats.data_wait_seconds / stats.seconds if stats.seconds else 0.0
+    speed = stats.frames / stats.seconds if stats.seconds else 0.0
+    eval_seconds = sum(s.seconds for s in evals.values())
+    log.info(
+        "epoch %d/%d: %s | lr %.4g | %.1f s (+%.1f s eval), %d steps, %.0f frames/s, data wait %.1f%%",
+        epoch,
+        num_epochs,
+        " | ".join(parts),
+        lr,
+        stats.seconds,
+        eval_seconds,
+        stats.steps,
+        speed,
+        wait,
+    )
+    scalar_log.scalars("train", stats.scores, epoch)
+    for name, s in evals.items():
+        scalar_log.scalars(name, s.scores, epoch)
+    scalar_log.scalars("epoch", {"learning_rate": lr, "seconds": stats.seconds}, epoch)
+    scalar_log.flush()
