@@ -175,6 +175,7 @@ def _frames(
             batch_list,
             dtypes=data.dtypes,
             num_workers=config.get("num_workers"),
+            timeout=config.get("data_loader_timeout"),
             random_seed=config.get("random_seed"),
             epoch=1,
         )

@@ -4,7 +4,8 @@ The batch list is fixed before the epoch starts (`seqtrain.data.epoch`); the loa
 number -> padded tensors (`seqtrain.data.collate`). Resuming at batch k is therefore just starting the
 list at k, and a worker never decides what comes next, so the result does not depend on the number
 of workers. A bad sequence in a worker comes back as one clear `DataError` naming it (no worker
-traceback); a worker that dies (killed, out of memory) is an error naming the batch it was loading.
+traceback); a worker that dies (killed, out of memory) is an error naming the batch it was loading, and
+so is a worker that hangs (a stuck network file system, a deadlock in native code) once `timeout` passed.
 """
 
 from __future__ import annotations
@@ -128,6 +129,16 @@ def _dead_worker_error(dataset: Dataset, todo: _BatchList, start: int, e: Except
     )
 
 
+def _hung_worker_error(dataset: Dataset, todo: _BatchList, batch: int, timeout: float) -> DataError:
+    seqs = todo.batches[batch - todo.seed_parts[2]].seq_indices
+    tags = ", ".join(repr(dataset.seq_tag(i)) for i in seqs[:5]) + (", ..." if len(seqs) > 5 else "")
+    return DataError(
+        f"dataset {dataset.name!r}: no data loading worker delivered batch {batch} of the epoch (sequences {tags}) "
+        f"within data_loader_timeout={timeout:g} s. A hung read (network file system, a lock in native code)? "
+        "Run with num_workers=0 to see where it blocks, or raise data_loader_timeout if batches are just slow."
+    )
+
+
 def iterate_batches(
     dataset: Dataset,
     batches: Sequence[BatchSpec],
@@ -139,8 +150,10 @@ def iterate_batches(
     start: int = 0,
     pin_memory: bool = False,
     rank: int = 0,
+    timeout: float = 0.0,
 ) -> Iterator[Batch]:
-    """Yields the padded batches `start`, `start`+1, ... of the list."""
+    """Yields the padded batches `start`, `start`+1, ... of the list; `timeout` seconds per batch from the workers
+    (0 = wait forever)."""
     if start < 0 or start > len(batches):
         raise DataError(f"dataset {dataset.name!r}: cannot start at batch {start}, the epoch has {len(batches)}")
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
@@ -162,9 +175,11 @@ def iterate_batches(
         multiprocessing_context=context,
         pin_memory=pin_memory,
         prefetch_factor=2,
+        timeout=max(timeout, 0.0),
     )
     with stop_signals_blocked():  # starts the workers
         iterator = iter(loader)
+    next_batch = start
     try:
         while True:
             try:
@@ -174,8 +189,11 @@ def iterate_batches(
             except RuntimeError as e:
                 if "DataLoader worker" in str(e):
                     raise _dead_worker_error(dataset, todo, start, e) from e
+                if "DataLoader timed out" in str(e):
+                    raise _hung_worker_error(dataset, todo, next_batch, timeout) from e
                 raise
             yield _unwrap(item)
+            next_batch += 1
     finally:
         # Stop the workers now, not when the error's traceback (which holds this frame) is freed: that can be
         # at interpreter exit, where waiting for blocked workers costs seconds.

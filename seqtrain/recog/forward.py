@@ -32,6 +32,7 @@ def forward_outputs(
         batch_list,
         dtypes=data.dtypes,
         num_workers=config.get("num_workers"),
+        timeout=config.get("data_loader_timeout"),
         random_seed=config.get("random_seed"),
         epoch=trained.epoch,
     )

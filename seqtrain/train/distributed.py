@@ -298,7 +298,7 @@ class ProcessGroupRun(DistributedRun):
         frames = sum(int(f) for f in self._gather(stats.frames))  # type: ignore[call-overload]
         return EpochStats(
             scores=self.reduce_scores(acc).scores(), steps=stats.steps, frames=frames, seconds=stats.seconds,
-            data_wait_seconds=stats.data_wait_seconds,
+            data_wait_seconds=stats.data_wait_seconds, step_lr_range=stats.step_lr_range,
         )  # fmt: skip
 
     def step_sync(self, plan: EpochPlan, model: torch.nn.Module | None) -> ParallelStep | None:

@@ -225,6 +225,7 @@ class Trainer:
             plan.batches,
             dtypes=self.data.dtypes,
             num_workers=config.get("num_workers"),
+            timeout=config.get("data_loader_timeout"),
             random_seed=self.random_seed,
             epoch=epoch,
             start=start_batch,

@@ -25,6 +25,13 @@ def log_epoch_start(epoch: int, plan: EpochPlan, start_batch: int, lr: float) ->
     )
 
 
+def describe_learning_rate(lr: float, step_range: tuple[float, float] | None) -> str:
+    """The epoch's LR, and where a per-step schedule moved it: "0.0015 (steps 0.00012 -> 0.00075)"."""
+    if step_range is None or all(abs(v - lr) <= 1e-12 * max(abs(lr), 1e-30) for v in step_range):
+        return f"{lr:.4g}"
+    return f"{lr:.4g} (steps {step_range[0]:.4g} -> {step_range[1]:.4g})"
+
+
 def log_epoch_summary(
     epoch: int,
     num_epochs: int,
@@ -40,11 +47,11 @@ def log_epoch_summary(
     speed = stats.frames / stats.seconds if stats.seconds else 0.0
     eval_seconds = sum(s.seconds for s in evals.values())
     log.info(
-        "epoch %d/%d: %s | lr %.4g | %.1f s (+%.1f s eval), %d steps, %.0f frames/s, data wait %.1f%%",
+        "epoch %d/%d: %s | lr %s | %.1f s (+%.1f s eval), %d steps, %.0f frames/s, data wait %.1f%%",
         epoch,
         num_epochs,
         " | ".join(parts),
-        lr,
+        describe_learning_rate(lr, stats.step_lr_range),
         stats.seconds,
         eval_seconds,
         stats.steps,

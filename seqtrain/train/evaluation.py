@@ -35,6 +35,7 @@ def evaluate_datasets(
             dist.eval_batches(plan.batches),  # each rank evaluates its share
             dtypes=data.dtypes,
             num_workers=config.get("num_workers"),
+            timeout=config.get("data_loader_timeout"),
             random_seed=random_seed,
             epoch=epoch,
             rank=dist.rank,

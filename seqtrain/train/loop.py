@@ -34,6 +34,7 @@ class EpochStats:
     frames: int = 0
     seconds: float = 0.0
     data_wait_seconds: float = 0.0
+    step_lr_range: tuple[float, float] | None = None  # (first, last) learning rate of the epoch's steps
 
 
 class ParallelStep(Protocol):
@@ -124,6 +125,7 @@ def train_epoch(
                 "stop_on_nonfinite_train_score=False ignores this."
             )
         global_step += 1
+        stats.step_lr_range = (stats.step_lr_range[0] if stats.step_lr_range else lr, lr)
         stats.steps += 1
         stats.frames += batch.num_frames(next(iter(batch.lengths)))
         where = f"grad_norm {grad_norm:.3g}" if update else f"accumulating ({pending} batches)"

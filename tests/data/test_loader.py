@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,8 @@ class Faulty(Dataset):
             raise ValueError("corrupt record")
         if self.fault == "die" and torch.utils.data.get_worker_info() is not None:
             os.kill(os.getpid(), signal.SIGKILL)
+        if self.fault == "hang" and torch.utils.data.get_worker_info() is not None:
+            time.sleep(120)
         if self.fault == "length":
             seq["data"] = seq["data"][:-1]
         if self.fault == "label":
@@ -57,10 +60,12 @@ class Faulty(Dataset):
         return seq
 
 
-def _batches(dataset: Dataset, workers: int, start: int = 0) -> list:
+def _batches(dataset: Dataset, workers: int, start: int = 0, timeout: float = 0.0) -> list:
     specs = [BatchSpec((i, i + 1)) for i in range(0, 10, 2)]
     return list(
-        iterate_batches(dataset, specs, dtypes=DTYPES, num_workers=workers, random_seed=1, epoch=1, start=start)
+        iterate_batches(
+            dataset, specs, dtypes=DTYPES, num_workers=workers, random_seed=1, epoch=1, start=start, timeout=timeout
+        )
     )
 
 
@@ -102,6 +107,13 @@ def test_a_bad_sequence_is_one_clear_error(workers: int, fault: str, message: st
 def test_a_dead_worker_is_an_error_naming_the_batch() -> None:
     with pytest.raises(DataError, match=r"worker died while loading batch 3 of the epoch \(sequences 'faulty/seq-6'"):
         _batches(Faulty("die"), 2)
+
+
+def test_a_hung_worker_is_an_error_naming_the_batch_after_the_timeout() -> None:
+    began = time.monotonic()
+    with pytest.raises(DataError, match=r"batch 3 of the epoch \(sequences 'faulty/seq-6', 'faulty/seq-7'\) within "):
+        _batches(Faulty("hang"), 2, start=1, timeout=3)
+    assert time.monotonic() - began < 30  # not the 120 s the worker sleeps
 
 
 def test_hdf_errors_name_the_file(tiny_corpus: dict[str, Path]) -> None:

@@ -57,3 +57,10 @@ declare(
     group=G,
 )
 declare("num_workers", int, 1, "DataLoader worker processes that load and pad batches; 0 = main process", group=G)
+declare(
+    "data_loader_timeout",
+    float,
+    1800.0,
+    "seconds to wait for one batch from the workers before a hung worker is an error naming the batch; 0 = forever",
+    group=G,
+)
