@@ -129,8 +129,10 @@ def _dead_worker_error(dataset: Dataset, todo: _BatchList, start: int, e: Except
     )
 
 
-def _hung_worker_error(dataset: Dataset, todo: _BatchList, batch: int, timeout: float) -> DataError:
-    seqs = todo.batches[batch - todo.seed_parts[2]].seq_indices
+def _hung_worker_error(dataset: Dataset, todo: _BatchList, start: int, position: int, timeout: float) -> DataError:
+    """Names the batch the main process waited for (the next in order; a worker loads it)."""
+    batch = start + position
+    seqs = todo.batches[position].seq_indices
     tags = ", ".join(repr(dataset.seq_tag(i)) for i in seqs[:5]) + (", ..." if len(seqs) > 5 else "")
     return DataError(
         f"dataset {dataset.name!r}: no data loading worker delivered batch {batch} of the epoch (sequences {tags}) "
@@ -179,7 +181,7 @@ def iterate_batches(
     )
     with stop_signals_blocked():  # starts the workers
         iterator = iter(loader)
-    next_batch = start
+    position = 0  # of the next batch in `todo`
     try:
         while True:
             try:
@@ -190,10 +192,10 @@ def iterate_batches(
                 if "DataLoader worker" in str(e):
                     raise _dead_worker_error(dataset, todo, start, e) from e
                 if "DataLoader timed out" in str(e):
-                    raise _hung_worker_error(dataset, todo, next_batch, timeout) from e
+                    raise _hung_worker_error(dataset, todo, start, position, timeout) from e
                 raise
             yield _unwrap(item)
-            next_batch += 1
+            position += 1
     finally:
         # Stop the workers now, not when the error's traceback (which holds this frame) is freed: that can be
         # at interpreter exit, where waiting for blocked workers costs seconds.
