@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from bench.timing import fastest_and_median
 from seqtrain.align.ctc_align import ctc_forced_align
 
 
@@ -48,17 +46,6 @@ def numpy_ctc_align(log_probs: np.ndarray, labels: np.ndarray, blank: int) -> np
         path[t] = state
         state -= backpointers[t, state]
     return states[path]
-
-
-def best_seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(fastest, median) wall time over `repeats` runs after one warm-up; the fastest is least disturbed by load."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
 
 
 def main() -> None:
@@ -99,9 +86,9 @@ def main() -> None:
 
     ours, baseline = seqtrain_align(), numpy_align()
     equal = all(np.array_equal(ours[b, : frame_lengths[b]].numpy(), baseline[b]) for b in range(args.batch))
-    ours_s, ours_median = best_seconds(seqtrain_align, args.repeats)
-    base_s, _ = best_seconds(numpy_align, max(1, args.repeats // 2))
-    ctc_s, _ = best_seconds(ctc_loss_forward, args.repeats)
+    ours_s, ours_median = fastest_and_median(seqtrain_align, args.repeats)
+    base_s, _ = fastest_and_median(numpy_align, max(1, args.repeats // 2))
+    ctc_s, _ = fastest_and_median(ctc_loss_forward, args.repeats)
     print(
         json.dumps(
             {

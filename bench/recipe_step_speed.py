@@ -15,12 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
+from bench.timing import interleaved_fastest
 from seqtrain.config import Config, load_config
 from seqtrain.data.loader import Batch, iterate_batches
 from seqtrain.data.setup import build_data, plan_for
@@ -67,13 +67,14 @@ def random_batches(count: int) -> list[Batch]:
 
 
 def train_part(config: Config, batches: list[Batch]) -> Callable[[int], None]:
-    """A function that runs training steps on all `batches` (numbered from its argument)."""
+    """A function that runs training steps on all `batches`, numbered from 1000 x its argument (the round)."""
     builder = make_model_builder(config)
     seed_all(derive_seed(1, "init", 1))
     model = builder.build(epoch=1, step=0).train()
     optimizer = make_optimizer(config.get("optimizer"), model, learning_rate=1e-4)
 
-    def run(step0: int) -> None:
+    def run(round_number: int) -> None:
+        step0 = round_number * 1000
         for i, batch in enumerate(batches):
             seed_all(derive_seed(1, "train-step", 2, step0 + i))
             ctx = StepContext(train=True, epoch=2, step=step0 + i)  # epoch 2: SpecAugment is on
@@ -85,18 +86,6 @@ def train_part(config: Config, batches: list[Batch]) -> Callable[[int], None]:
             optimizer.zero_grad(set_to_none=True)
 
     return run
-
-
-def best_seconds_interleaved(parts: dict[str, Callable[[int], None]], repeats: int) -> dict[str, float]:
-    """Fastest time of each part, the parts taking turns, so a change in machine load hits both alike."""
-    best = dict.fromkeys(parts, float("inf"))
-    for r in range(repeats + 1):
-        for name, part in parts.items():
-            start = time.perf_counter()
-            part(r * 1000)
-            if r > 0:  # round 0 is the warm-up
-                best[name] = min(best[name], time.perf_counter() - start)
-    return best
 
 
 def main() -> None:
@@ -114,7 +103,7 @@ def main() -> None:
     batches = real_batches(conformer, args.batches) if corpus else random_batches(args.batches)
     frames = sum(b.num_frames("data") for b in batches)
     parts = {"conformer": train_part(conformer, batches), "blstm": train_part(blstm, batches)}
-    seconds = best_seconds_interleaved(parts, args.repeats)
+    seconds = interleaved_fastest(parts, args.repeats)
     conformer_fps, blstm_fps = frames / seconds["conformer"], frames / seconds["blstm"]
     print(
         json.dumps(

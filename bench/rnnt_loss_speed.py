@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
 
 import torch
 
+from bench.timing import fastest_and_median
 from seqtrain.nn.rnnt_loss import rnnt_loss, skew
 
 
@@ -70,17 +68,6 @@ def implementations_agree(
     return bool(torch.allclose(loss_a, loss_b, rtol=1e-12)) and bool(torch.allclose(grad_a, grad_b, atol=1e-12))
 
 
-def seconds(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
-    """(fastest, median) wall time over `repeats` runs after one warm-up."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=8)
@@ -121,9 +108,9 @@ def main() -> None:
         return loss
 
     agree = implementations_agree(logits.detach().double(), targets, frames, labels, blank)
-    ours_s, ours_median = seconds(ours, args.repeats)
-    base_s, _ = seconds(baseline, args.repeats)
-    ctc_s, _ = seconds(ctc_reference, args.repeats)
+    ours_s, ours_median = fastest_and_median(ours, args.repeats)
+    base_s, _ = fastest_and_median(baseline, args.repeats)
+    ctc_s, _ = fastest_and_median(ctc_reference, args.repeats)
     print(
         json.dumps(
             {

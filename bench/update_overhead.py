@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 
 import torch
 
+from bench.timing import interleaved_fastest
 from seqtrain.train.lr_schedule import StepLearningRate, parse_step_shape
 from seqtrain.train.optim import make_optimizer, set_learning_rate
 from seqtrain.train.step import ClipOptions, GradientNoise, clip_and_update
@@ -73,17 +73,8 @@ def make_run(args: argparse.Namespace, mode: str) -> tuple[Callable[[], None], t
     return run, model
 
 
-def interleaved_best_seconds(runs: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    """Fastest time of each run; the runs take turns, so load from other processes hits all of them alike."""
-    for fn in runs.values():
-        fn()  # warm-up (allocations, optimizer state)
-    best = dict.fromkeys(runs, float("inf"))
-    for _ in range(repeats):
-        for name, fn in runs.items():
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+def _ignoring_round(run: Callable[[], None]) -> Callable[[int], None]:
+    return lambda _round: run()
 
 
 def main() -> None:
@@ -104,7 +95,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     built = {mode: make_run(args, mode) for mode in ("baseline", "seqtrain", "noise")}
     before = {mode: [p.detach().clone() for p in model.parameters()] for mode, (_, model) in built.items()}
-    best = interleaved_best_seconds({mode: run for mode, (run, _) in built.items()}, args.repeats)
+    best = interleaved_fastest({mode: _ignoring_round(run) for mode, (run, _) in built.items()}, args.repeats)
     seconds = {mode: t / args.steps for mode, t in best.items()}
     healthy = all(
         all(torch.isfinite(p).all() for p in model.parameters())
