@@ -46,8 +46,13 @@ class _WorkerTracker:
         self.loading = context.Array("q", [-1] * num_workers, lock=False)
 
     def batches_of_dead(self, message: str) -> list[int]:
-        """The batches the workers named in PyTorch's message ("DataLoader worker (pid(s) 123, 456) ...") held."""
-        listed = re.search(r"pid\(s\) ([\d, ]+)", message)
+        """The batches the workers named in PyTorch's message held.
+
+        PyTorch words it two ways: "DataLoader worker (pid(s) 123, 456) exited unexpectedly" when the main
+        process notices while waiting, and "DataLoader worker (pid 123) is killed by signal" when its SIGCHLD
+        handler does first; which one comes depends on timing.
+        """
+        listed = re.search(r"pid(?:\(s\))? ([\d, ]+)", message)
         pids = {int(p) for p in re.findall(r"\d+", listed.group(1))} if listed else set()
         return [self.loading[w] for w in range(len(self.pids)) if self.pids[w] in pids and self.loading[w] >= 0]
 

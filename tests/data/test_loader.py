@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import textwrap
@@ -16,7 +17,7 @@ from seqtrain.data.batching import BatchSpec
 from seqtrain.data.dataset import Dataset, DataSpec
 from seqtrain.data.epoch import plan_epoch
 from seqtrain.data.factory import make_dataset
-from seqtrain.data.loader import iterate_batches
+from seqtrain.data.loader import _WorkerTracker, iterate_batches
 from seqtrain.errors import DataError
 from tests.train.helpers import start_subprocess
 
@@ -107,6 +108,20 @@ def test_a_bad_sequence_is_one_clear_error(workers: int, fault: str, message: st
 def test_a_dead_worker_is_an_error_naming_the_batch() -> None:
     with pytest.raises(DataError, match=r"worker died while loading batch 3 of the epoch \(sequences 'faulty/seq-6'"):
         _batches(Faulty("die"), 2)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "DataLoader worker (pid(s) 999, 123) exited unexpectedly",  # the main process noticed while waiting
+        "DataLoader worker (pid 123) is killed by signal: Killed. ",  # PyTorch's SIGCHLD handler noticed first
+    ],
+)
+def test_both_wordings_of_a_dead_worker_name_its_batch(message: str) -> None:
+    tracker = _WorkerTracker(multiprocessing.get_context("fork"), 2)
+    tracker.pids[0], tracker.pids[1] = 123, 456
+    tracker.loading[0], tracker.loading[1] = 3, 4
+    assert tracker.batches_of_dead(message) == [3]
 
 
 def test_a_hung_worker_is_an_error_naming_the_batch_after_the_timeout() -> None:
