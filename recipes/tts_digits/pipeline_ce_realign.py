@@ -13,9 +13,11 @@ convolution takes 2 frames -> 1; every utterance has >= 1.19 frames per state). 
 2. `ce1`: 2 BLSTM layers trained with frame-wise CE on it (the dev score `dev_loss_output_error` is the
    frame error rate against the alignment it trains on);
 3. `ali1`: Viterbi forced alignment with that model, compared with `ali0` (how many frames changed label);
-   `recog1`: dev WER of the best state per frame (`recog_decoder = "hmm_greedy"`);
+   `recog1`: dev WER of Viterbi decoding over a loop of the training words (`recog_decoder = "hmm_viterbi"`,
+   the lexicon from prepare, the state prior of the alignment trained on); `recog1_greedy`: the best state
+   per frame instead (`hmm_greedy`), for comparison;
 4. `ce2`: a bigger net (3 layers: the new one sits below the output; the others are copied) on `ali1`;
-5. `ali2`, `recog2`, `ce3` on `ali2`, `ali3` (the last iteration's change), `recog3`.
+5. `ali2`, `recog2(_greedy)`, `ce3` on `ali2`, `ali3` (the last iteration's change), `recog3(_greedy)`.
 """
 
 import os
@@ -48,7 +50,8 @@ align_silence = True
 align_word_separator = " "
 align_silence_weight = 2.0
 align_frame_subsampling = 2  # linear alignment: frames = input frames // 2, as the front end below
-recog_decoder = "hmm_greedy"
+recog_decoder = "hmm_viterbi"  # `seqtrain recog CONFIG --epoch N`; the recog stages add the matching state prior
+recog_lexicon = f"{_DATA}/lexicon.txt"
 
 
 def _alignment(name: str, split: str) -> str:
@@ -108,20 +111,30 @@ def _align(name: str, *, mode: str = "hmm", previous: str | None = None) -> dict
     return stage
 
 
-def _recog(name: str) -> dict:
-    # the plain dev corpus: every utterance is decoded, whatever the alignments hold
-    return {"name": name, "action": "recog", "data": "dev", "config": {"dev": dev, "extern_data": extern_data}}
+def _recog(name: str, trained_on: str, decoder: str = "hmm_viterbi") -> dict:
+    """Dev WER of the model just trained: the plain dev corpus, so every utterance is decoded.
+
+    hmm_viterbi: the best path through a loop of the training words (lexicon.txt from prepare; no language
+    model), the model's state posteriors divided by the state prior of the alignment it was trained on.
+    """
+    config = {"dev": dev, "extern_data": extern_data, "recog_decoder": decoder}
+    if decoder == "hmm_viterbi":
+        config |= {"recog_prior_file": _alignment(trained_on, "train"), "recog_prior_scale": 0.5}
+    return {"name": name, "action": "recog", "data": "dev", "config": config}
 
 
 pipeline = [
     _align("ali0", mode="linear"),
     _ce(1, "ali0"),
     _align("ali1", previous="ali0"),
-    _recog("recog1"),
+    _recog("recog1", "ali0"),
+    _recog("recog1_greedy", "ali0", "hmm_greedy"),
     _ce(2, "ali1"),
     _align("ali2", previous="ali1"),
-    _recog("recog2"),
+    _recog("recog2", "ali1"),
+    _recog("recog2_greedy", "ali1", "hmm_greedy"),
     _ce(3, "ali2"),
     _align("ali3", previous="ali2"),
-    _recog("recog3"),
+    _recog("recog3", "ali2"),
+    _recog("recog3_greedy", "ali2", "hmm_greedy"),
 ]

@@ -3,7 +3,8 @@
 Usage: python recipes/tts_digits/prepare.py --out data/tts_digits [--small] [--jobs 2] [--force] [--synthesize]
 
 Writes OUT/{train,dev}.hdf (RETURNN HDFDataset layout: float16 log-mel [T, 80], int32 character targets over
-" abc..z"), OUT/{train,dev}.jsonl manifests and, last, OUT/done.json. Generating the corpus takes minutes of CPU,
+" abc..z"), OUT/{train,dev}.jsonl manifests, OUT/lexicon.txt (the words of the training transcriptions, for
+HMM decoding with a lexicon) and, last, OUT/done.json. Generating the corpus takes minutes of CPU,
 so when a shared copy exists (`../shared/data/tts_digits_sentences`, or $SEQTRAIN_TTS_DIGITS_SHARED) it is linked
 (full) or subset (--small) instead; --synthesize forces generation with espeak-ng + sox + kaldi-native-fbank,
 following the shared corpus' README so that both sources give features in the same range.
@@ -263,9 +264,20 @@ def check_outputs(out: Path) -> dict[str, dict[str, int]]:
     return counts
 
 
+def write_lexicon(out: Path) -> None:
+    """OUT/lexicon.txt: every word of the training transcriptions, one per line (`recog_lexicon` of HMM decoding).
+
+    Dev words come from the same lists, so this is a closed-vocabulary task, as the corpus' README describes.
+    """
+    words = sorted({w for row in read_manifest(out / "train.jsonl") for w in row["text"].split()})
+    temporary = out / "lexicon.txt.tmp"
+    temporary.write_text("".join(f"{w}\n" for w in words))
+    temporary.replace(out / "lexicon.txt")
+
+
 def clear_outputs(out: Path) -> None:
     """Removes earlier outputs first: writing through a leftover symlink would try to modify the shared corpus."""
-    for name in ("done.json", *FILES):
+    for name in ("done.json", "lexicon.txt", *FILES):
         p = out / name
         if p.is_symlink() or p.is_file():
             p.unlink()
@@ -292,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
     if marker.exists() and not args.force:
         done = json.loads(marker.read_text())
         if done.get("small") == args.small and (not args.synthesize or done.get("source") == "espeak-ng"):
+            if not (out / "lexicon.txt").is_file():  # prepared before the lexicon existed
+                write_lexicon(out)
             print(f"prepare: already prepared in {out} ({done.get('source')}, {done.get('counts')}); --force redoes it")
             return 0
     shared = default_shared_dir()
@@ -307,6 +321,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prepare: synthesizing with espeak-ng into {out} (jobs={args.jobs})", flush=True)
         synthesize(out, args.small, args.jobs)
     counts = check_outputs(out)
+    write_lexicon(out)
     wall = round(time.time() - start, 2)
     info = {
         "source": "shared" if use_shared else "espeak-ng",

@@ -22,8 +22,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_command_line(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Like `parse_args`, but `key=value` overrides may also come after options (`recog CONFIG --epoch 6 k=v`).
+
+    argparse ends a `nargs="*"` positional at the first option and cannot mix them with subcommands
+    (`parse_intermixed_args`), so overrides left over after the options join the others here.
+    """
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    late = [item for item in rest if "=" in item and not item.startswith("-")]
+    unknown = [item for item in rest if item not in late]
+    if unknown or (late and not hasattr(args, "overrides")):
+        parser.error(f"unrecognized arguments: {' '.join(unknown or late)}")
+    if late:
+        args.overrides = [*args.overrides, *late]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_command_line(argv)
     try:
         return int(args.run(args) or 0)
     except SeqtrainError as e:

@@ -5,6 +5,9 @@
   keys describe (the one it was trained on): a label starts where a frame enters one of its states from
   another label or silence, or from a later state of the same label (the next occurrence, e.g. "ll");
   silence emits nothing (`recog_output`: per-frame scores over the state classes).
+- hmm_viterbi: the best path through a loop of the words of `recog_lexicon` (of single labels without one)
+  in that topology, `recog_word_penalty` per word (`seqtrain.recog.word_loop`; `recog_output`: log-probs).
+  Both HMM decoders divide by the class prior of `recog_prior_file` when given (`seqtrain.recog.prior`).
 - transducer_greedy / transducer_beam: `seqtrain.recog.transducer` over the encoder frames
   (`recog_output`), with the model's prediction net and joint: the net-dict layer `recog_transducer`,
   or the model itself (get_model) when it implements the `Transducer` protocol.
@@ -21,7 +24,9 @@ from seqtrain.align.hmm_topology import HmmTopology
 from seqtrain.config import Config
 from seqtrain.errors import ConfigError
 from seqtrain.recog.ctc import ctc_greedy_decode
+from seqtrain.recog.prior import load_log_prior
 from seqtrain.recog.transducer import Transducer, transducer_beam_search, transducer_greedy_decode
+from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode, read_lexicon, spell_lexicon
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[list[int]]]  # (outputs [B, T, ...], lengths [B]) -> labels
 
@@ -87,7 +92,10 @@ def make_decoder(config: Config, model: torch.nn.Module, *, num_labels: int, voc
         return lambda scores, lengths: ctc_greedy_decode(scores, lengths, blank=blank)
     if kind == "hmm_greedy":
         topology = hmm_topology_from_config(config, num_labels=num_labels, vocab=vocab)
-        return lambda scores, lengths: hmm_greedy_decode(_check_classes(scores, topology), lengths, topology)
+        likelihoods = _hybrid_scores(config, topology, kind)
+        return lambda scores, lengths: hmm_greedy_decode(likelihoods(scores), lengths, topology)
+    if kind == "hmm_viterbi":
+        return _hmm_viterbi_decoder(config, num_labels=num_labels, vocab=vocab)
     transducer = find_transducer(model, config.get("recog_transducer"))
     max_symbols = config.get("recog_max_symbols_per_frame")
     if kind == "transducer_greedy":
@@ -106,10 +114,35 @@ def make_decoder(config: Config, model: torch.nn.Module, *, num_labels: int, voc
     ]
 
 
-def _check_classes(scores: torch.Tensor, topology: HmmTopology) -> torch.Tensor:
+def _hmm_viterbi_decoder(config: Config, *, num_labels: int, vocab: Sequence[str] | None) -> Decoder:
+    settings = AlignSettings.from_config(config, mode="hmm")
+    topology = hmm_topology_from_config(config, num_labels=num_labels, vocab=vocab)
+    lexicon = config.get("recog_lexicon")
+    words = None
+    if lexicon is not None:
+        if vocab is None:
+            raise ConfigError("recog_lexicon needs the target vocabulary to spell its words; the dataset has none")
+        words = spell_lexicon(read_lexicon(lexicon), vocab)
+    loop = build_word_loop(
+        topology, words, word_penalty=config.get("recog_word_penalty"), transitions=settings.transitions
+    )
+    likelihoods = _hybrid_scores(config, topology, "hmm_viterbi")
+    return lambda scores, lengths: hmm_viterbi_decode(likelihoods(scores), lengths, loop)
+
+
+def _hybrid_scores(config: Config, topology: HmmTopology, decoder: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Checks the model's log-probs against the topology and divides by the prior (`seqtrain.recog.prior`)."""
+    prior_file = config.get("recog_prior_file")
+    if prior_file is None:
+        return lambda scores: _check_classes(scores, topology, decoder)
+    scaled_prior = config.get("recog_prior_scale") * load_log_prior(prior_file, topology.num_classes)
+    return lambda scores: _check_classes(scores, topology, decoder) - scaled_prior.to(scores.device)
+
+
+def _check_classes(scores: torch.Tensor, topology: HmmTopology, decoder: str) -> torch.Tensor:
     if scores.shape[-1] != topology.num_classes:
         raise ConfigError(
-            f"hmm_greedy: the output has {scores.shape[-1]} classes per frame, the align_* topology has "
+            f"{decoder}: the output has {scores.shape[-1]} classes per frame, the align_* topology has "
             f"{topology.num_classes} ({topology.num_labels} labels x {topology.states_per_label} states"
             f"{' + silence' if topology.uses_silence else ''}); set the align_* keys the model was trained with"
         )

@@ -18,7 +18,7 @@ CONFIG = REPO / "recipes/tts_digits/pipeline_ce_realign.py"
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("one_thread")
-def test_realignment_iterations(recipe_env: Callable[..., None], tmp_path: Path) -> None:
+def test_realignment_iterations(recipe_env: Callable[..., None], small_corpus: Path, tmp_path: Path) -> None:
     recipe_env(tmp_path / "exp", dim=16, stage_epochs="1,1,1")
     assert run_cli("train", CONFIG) == 0
     rows = {row.name: row for row in pipeline_status(load_config(CONFIG))}
@@ -32,7 +32,14 @@ def test_realignment_iterations(recipe_env: Callable[..., None], tmp_path: Path)
             )
     for iteration in (1, 2, 3):
         assert 0 <= rows[f"ce{iteration}"].results["dev_loss_output_error"] <= 1  # frame error rate
-        assert rows[f"recog{iteration}"].results["dev WER"].endswith("%")
+        for decoder in ("", "_greedy"):  # hmm_viterbi over the lexicon with the prior; best state per frame
+            assert rows[f"recog{iteration}{decoder}"].results["dev WER"].endswith("%")
+    lexicon = (small_corpus / "lexicon.txt").read_text().split()  # prepare wrote the training words
+    assert "zero" in lexicon and lexicon == sorted(set(lexicon))
+    report = json.loads(next((tmp_path / "exp/model.pipeline").glob("*.recog3.done.json")).read_text())["report"]
+    assert report["dev"]["decoder"] == "hmm_viterbi" and report["dev"]["num_seqs"] == 100
+    hypotheses = Path(report["dev"]["hypotheses"]).read_text().splitlines()[1::2]
+    assert all(word in lexicon for line in hypotheses for word in line.split("hyp:", 1)[1].split())
     assert {k.split(".")[0] for k in model_params(tmp_path / "exp/model.002.pt")} >= {"lstm0", "lstm1", "lstm2"}
     alignment = HDFDataset([str(tmp_path / "exp/align/ali1.train.hdf")])
     assert alignment.data_specs()["classes"].dim == 55 and alignment.labels("classes")[-1] == "[silence]"
