@@ -56,6 +56,7 @@ class EpochOptions:
     partition_epoch: int = 1
     epoch_wise_filter: EpochWiseFilter | None = None
     seq_list_file: str | None = None
+    seq_list_filter_file: str | None = None
 
 
 @dataclass
@@ -147,7 +148,9 @@ def make_dataset(spec: Any, *, name: str) -> DatasetSetup:
         dataset.name = name
     inherited = getattr(dataset, "inherited_epoch_options", None)  # MetaDataset: its control dataset's
     if isinstance(inherited, EpochOptions) and not epoch_kwargs:
-        options = replace(inherited, seq_list_file=None)
+        options = replace(inherited, seq_list_file=None, seq_list_filter_file=None)  # the control dataset applied them
     if options.seq_list_file is not None:
         dataset = SubsetDataset.from_seq_list(dataset, options.seq_list_file, name=name)
+    if options.seq_list_filter_file is not None:
+        dataset = SubsetDataset.from_seq_filter(dataset, options.seq_list_filter_file, name=name)
     return DatasetSetup(name, dataset, options)

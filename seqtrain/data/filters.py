@@ -1,7 +1,10 @@
-"""Which sequences are used: `seq_list_file` (a fixed subset, by tag) and `epoch_wise_filter` (per epoch).
+"""Which sequences are used: `seq_list_file` / `seq_list_filter_file` (by tag) and `epoch_wise_filter` (per epoch).
 
 `seq_list_file` makes a dataset a view of the listed sequences, in the file's order (so "default"
-ordering follows the list, as in RETURNN's MetaDataset). `epoch_wise_filter` is RETURNN's curriculum
+ordering follows the list, as in RETURNN's MetaDataset); every listed tag must exist.
+`seq_list_filter_file` (RETURNN's dataset option of that name) only removes: the dataset keeps its own
+order and the sequences whose tags are listed; listed tags the dataset lacks are ignored (one list can
+filter several corpora), but a filter that leaves nothing is an error. `epoch_wise_filter` is RETURNN's curriculum
 option: `{(1, 2): {"max_mean_len": 200}}` keeps, in epochs 1 and 2, the shortest sequences whose mean
 length is at most 200 (RETURNN's binary search may take one sequence more); `max_len` / `min_len` keep
 only sequences up to / from a length. Lengths are those of the sort key ("data"); the epoch's order is kept.
@@ -82,25 +85,25 @@ _FILTERS = {
 }
 
 
-def load_seq_list(path: str | Path) -> list[str]:
+def load_seq_list(path: str | Path, *, option: str = "seq_list_file") -> list[str]:
     """Sequence tags from a text file (one per line, optionally .gz) or a JSON list."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"seq_list_file {path} does not exist")
+        raise DataError(f"{option} {path} does not exist")
     try:
         if path.suffix == ".gz":
             text = gzip.decompress(path.read_bytes()).decode("utf8")
         else:
             text = path.read_text(encoding="utf8")
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"seq_list_file {path} cannot be read as UTF-8 text: {e}") from e
+        raise DataError(f"{option} {path} cannot be read as UTF-8 text: {e}") from e
     if path.suffix == ".json":
         try:
             tags = json.loads(text)
         except json.JSONDecodeError as e:
-            raise DataError(f"seq_list_file {path}: invalid JSON ({e}); expected a list of sequence tags") from e
+            raise DataError(f"{option} {path}: invalid JSON ({e}); expected a list of sequence tags") from e
         if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise DataError(f"seq_list_file {path}: expected a JSON list of sequence tags")
+            raise DataError(f"{option} {path}: expected a JSON list of sequence tags")
         return tags
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -124,6 +127,18 @@ class SubsetDataset(Dataset):
                 f"e.g. {missing[:3]} (the dataset has e.g. {[base.seq_tag(i) for i in range(min(3, base.num_seqs))]})"
             )
         return cls(base, np.array([index[t] for t in tags], dtype=np.int64), name=name)
+
+    @classmethod
+    def from_seq_filter(cls, base: Dataset, path: str | Path, *, name: str) -> SubsetDataset:
+        wanted = set(load_seq_list(path, option="seq_list_filter_file"))
+        kept = [i for i in range(base.num_seqs) if base.seq_tag(i) in wanted]
+        if not kept:
+            raise DataError(
+                f"dataset {name!r}: seq_list_filter_file {path} keeps none of its {base.num_seqs} sequences: the file "
+                f"lists e.g. {sorted(wanted)[:3]}, the dataset has e.g. "
+                f"{[base.seq_tag(i) for i in range(min(3, base.num_seqs))]}"
+            )
+        return cls(base, np.array(kept, dtype=np.int64), name=name)
 
     @property
     def num_seqs(self) -> int:

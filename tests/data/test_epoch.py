@@ -91,6 +91,23 @@ def test_seq_list_file_errors(tmp_path: Path) -> None:
         _setup(seq_list_file=str(tmp_path / "bad.txt"))
 
 
+def test_seq_list_filter_file_keeps_the_dataset_order_and_ignores_unknown_tags(tmp_path: Path) -> None:
+    path = tmp_path / "filter.txt"
+    path.write_text("utt7\nutt2\nother-corpus/utt1\nutt4\n")
+    setup = _setup(seq_list_filter_file=str(path))
+    assert [setup.dataset.seq_tag(i) for i in range(setup.dataset.num_seqs)] == ["utt2", "utt4", "utt7"]
+    assert setup.dataset.seq_lengths()["data"].tolist() == [9, 7, 3]
+    listed = tmp_path / "list.txt"
+    listed.write_text("utt7\nutt4\nutt9\n")  # both: the list's order, then the filter
+    both = _setup(seq_list_file=str(listed), seq_list_filter_file=str(path))
+    assert [both.dataset.seq_tag(i) for i in range(both.dataset.num_seqs)] == ["utt7", "utt4"]
+    (tmp_path / "none.txt").write_text("nothing\n")
+    with pytest.raises(DataError, match=r"seq_list_filter_file .*none\.txt keeps none of its 10 sequences"):
+        _setup(seq_list_filter_file=str(tmp_path / "none.txt"))
+    with pytest.raises(DataError, match=r"seq_list_filter_file .*missing\.txt does not exist"):
+        _setup(seq_list_filter_file=str(tmp_path / "missing.txt"))
+
+
 def test_plan_counts_what_each_stage_left_out() -> None:
     setup = _setup(epoch_wise_filter={(1, 1): {"max_len": 8}})
     plan = plan_epoch(
