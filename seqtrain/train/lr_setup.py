@@ -9,6 +9,10 @@ training uses. How the forms of `learning_rate` combine with the rest:
 - `f(*, epoch, step)`: the rate of every step (times `learning_rate_step_schedule`, then
   `dynamic_learning_rate`); there is nothing left to control, so it needs `learning_rate_control =
   "constant"` and no `learning_rates`. The file records its value at each epoch's first step.
+
+With `pretrain`, RETURNN's rule holds: its epochs train at the constant `pretrain_learning_rate` (scores of
+a net that grows every epoch say nothing about the rate), the first epoch after them at `learning_rate`,
+and the control decides from the next one on; `use_learning_rate_control_always` lets it decide throughout.
 """
 
 from __future__ import annotations
@@ -108,6 +112,8 @@ def epoch_learning_rate(
         predefined = (epoch_config.at("learning_rate", epoch=epoch, step=first_step), "learning_rate(epoch, step)")
     elif value != config.get("learning_rate"):
         predefined = (epoch_config.at("learning_rate", epoch=epoch, step=first_step), "#config of this epoch")
+    elif not config.get("use_learning_rate_control_always"):
+        predefined = _pretrain_rate(config, epoch)
     lr = control.learning_rate_for_epoch(epoch, predefined=predefined)
     if epoch_config.is_step_dependent("learning_rate") and predefined is not None and lr != predefined[0]:
         log.warning(
@@ -118,6 +124,23 @@ def epoch_learning_rate(
             predefined[0],
         )
     return lr
+
+
+def _pretrain_rate(config: Config, epoch: int) -> tuple[float, str] | None:
+    """RETURNN's fixed rates of the pretrain epochs and of the first epoch after them (see the module doc)."""
+    from seqtrain.train.pretrain import make_pretrain  # pretrain builds net dicts: only when the key is used
+
+    if config.get("pretrain") in (None, False) or config.get("pipeline") is not None:
+        return None
+    pretrain = make_pretrain(config, announce=False)
+    if pretrain is None or epoch > pretrain.num_epochs + 1:
+        return None
+    base = float(config.at("learning_rate", epoch=epoch))
+    if epoch == pretrain.num_epochs + 1:
+        return base, "first epoch after pretraining: learning_rate"
+    rate = config.get("pretrain_learning_rate")
+    name = "pretrain_learning_rate" if rate is not None else "learning_rate"
+    return (base if rate is None else float(rate)), f"pretrain epoch {epoch} of {pretrain.num_epochs}: {name}"
 
 
 def step_learning_rate(

@@ -165,7 +165,7 @@ class Pretrain:
         )
 
 
-def make_pretrain(config: Config) -> Pretrain | None:
+def make_pretrain(config: Config, *, announce: bool = True) -> Pretrain | None:
     """The run's Pretrain from the `pretrain` key (None when off), checked against how the model is defined."""
     value = config.get("pretrain")
     if value is None or value is False:
@@ -182,5 +182,6 @@ def make_pretrain(config: Config) -> Pretrain | None:
         if config.get(f"pretrain_{option}") is not None:
             options.setdefault(option, config.get(f"pretrain_{option}"))
     pretrain = Pretrain(config.get("network"), options)
-    log.info("%s", pretrain)
+    if announce:
+        log.info("%s", pretrain)
     return pretrain

@@ -14,7 +14,9 @@ import torch
 from seqtrain.config import Config
 from seqtrain.errors import ConfigError
 from seqtrain.nn.network import NetDictModelBuilder
+from seqtrain.train.lr_control import LearningRateControl
 from seqtrain.train.lr_file import read_scores
+from seqtrain.train.lr_setup import control_options, epoch_learning_rate
 from seqtrain.train.pretrain import Pretrain, WrapEpochValue
 from tests.nn.helpers import EXTERN_DATA, make_batch, run_step
 from tests.train.helpers import assert_bitwise_equal, model_params, run_cli, start_subprocess
@@ -208,3 +210,30 @@ def test_another_loss_in_the_first_epochs_without_a_rebuild() -> None:
         graded.append(sorted(name for name, loss in ctx.losses.items() if loss.summed.requires_grad))
     assert graded == [["recon"], ["recon"], ["output"]]
     assert builder.architecture(1) == builder.architecture(3)
+
+
+def _rates(**keys: Any) -> list[float]:
+    config = Config.from_dict(
+        {
+            "extern_data": EXTERN_DATA,
+            "network": _chain(3),
+            "pretrain": {"construction_algo": "from_output", "input_layers": ["frontend"]},
+            "learning_rate": 1.0,
+            "learning_rates": [0.1, 0.2, 0.3, 0.4, 0.5],
+            **keys,
+        }
+    )
+    control = LearningRateControl(control_options(config), base_learning_rate=lambda epoch: 1.0)
+    return [
+        epoch_learning_rate(control, config=config, epoch_config=config, epoch=epoch, first_step=0)
+        for epoch in range(1, 6)
+    ]
+
+
+def test_pretrain_epochs_train_at_the_pretrain_learning_rate_as_in_returnn() -> None:
+    """RETURNN: the 3 pretrain epochs at pretrain_learning_rate, the first after them at learning_rate, then the
+    control (here: learning_rates); use_learning_rate_control_always lets the control decide throughout."""
+    assert _rates(pretrain_learning_rate=0.05) == [0.05, 0.05, 0.05, 1.0, 0.5]
+    assert _rates() == [1.0, 1.0, 1.0, 1.0, 0.5]  # pretrain_learning_rate defaults to learning_rate
+    assert _rates(pretrain_learning_rate=0.05, use_learning_rate_control_always=True) == [0.1, 0.2, 0.3, 0.4, 0.5]
+    assert _rates(pretrain=None) == [0.1, 0.2, 0.3, 0.4, 0.5]

@@ -64,6 +64,21 @@ declare(
 )
 declare("min_learning_rate", float, 0.0, "Newbob never decays the LR below this", group=G)
 declare(
+    "pretrain_learning_rate",
+    float | None,
+    None,
+    "RETURNN: the constant LR of the `pretrain` epochs (None = learning_rate); the first epoch after them starts "
+    "again at learning_rate, the control takes over from there",
+    group=G,
+)
+declare(
+    "use_learning_rate_control_always",
+    bool,
+    False,
+    "RETURNN: let learning_rate_control / learning_rates decide in the pretrain epochs too",
+    group=G,
+)
+declare(
     "learning_rate_control",
     Literal[CONTROL_TYPES],  # type: ignore[valid-type]
     "constant",
