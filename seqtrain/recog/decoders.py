@@ -135,7 +135,10 @@ def _hybrid_scores(config: Config, topology: HmmTopology, decoder: str) -> Calla
     prior_file = config.get("recog_prior_file")
     if prior_file is None:
         return lambda scores: _check_classes(scores, topology, decoder)
-    scaled_prior = config.get("recog_prior_scale") * load_log_prior(prior_file, topology.num_classes)
+    scale = config.get("recog_prior_scale")
+    if scale < 0:
+        raise ConfigError(f"recog_prior_scale must be >= 0 (0 = no prior), got {scale}")
+    scaled_prior = scale * load_log_prior(prior_file, topology.num_classes)
     return lambda scores: _check_classes(scores, topology, decoder) - scaled_prior.to(scores.device)
 
 

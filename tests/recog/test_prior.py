@@ -57,19 +57,16 @@ def test_a_text_prior_is_read_and_checked(tmp_path: Path) -> None:
 
 def test_dividing_by_the_prior_lets_a_rare_state_win(tmp_path: Path) -> None:
     # one label, one state (class 0), silence class 1; silence is 9x as frequent in the alignment
-    prior = _alignment(tmp_path / "ali.hdf", [[1] * 9 + [0]], num_classes=2)
+    prior = str(_alignment(tmp_path / "ali.hdf", [[1] * 9 + [0]], num_classes=2))
     posteriors = torch.tensor([[[0.1, 0.9], [0.4, 0.6], [0.1, 0.9]]]).log()  # the middle frame: "0" at 40 %
-    settings = {"align_states_per_label": 1, "align_silence": True}
+
+    def decode(**keys: object) -> list[list[int]]:
+        config = Config.from_dict({"align_states_per_label": 1, "align_silence": True, **keys})
+        return make_decoder(config, torch.nn.Linear(1, 1), num_labels=1, vocab=None)(posteriors, torch.tensor([3]))
+
     for decoder in ("hmm_greedy", "hmm_viterbi"):
-        plain = make_decoder(
-            Config.from_dict({**settings, "recog_decoder": decoder}), torch.nn.Linear(1, 1), num_labels=1, vocab=None
-        )
-        assert plain(posteriors, torch.tensor([3])) == [[]]
-        hybrid = Config.from_dict({**settings, "recog_decoder": decoder, "recog_prior_file": str(prior)})
-        assert make_decoder(hybrid, torch.nn.Linear(1, 1), num_labels=1, vocab=None)(posteriors, torch.tensor([3])) == [
-            [0]
-        ]
-        weak = hybrid.with_values({"recog_prior_scale": 0.1})
-        assert make_decoder(weak, torch.nn.Linear(1, 1), num_labels=1, vocab=None)(posteriors, torch.tensor([3])) == [
-            []
-        ]
+        assert decode(recog_decoder=decoder) == [[]]
+        assert decode(recog_decoder=decoder, recog_prior_file=prior) == [[0]]
+        assert decode(recog_decoder=decoder, recog_prior_file=prior, recog_prior_scale=0.1) == [[]]
+    with pytest.raises(ConfigError, match="recog_prior_scale must be >= 0"):
+        decode(recog_decoder="hmm_viterbi", recog_prior_file=prior, recog_prior_scale=-0.5)
