@@ -14,6 +14,7 @@ import multiprocessing
 import multiprocessing.context
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +24,11 @@ import torch.utils.data
 from seqtrain.data.batching import BatchSpec
 from seqtrain.data.collate import Batch, SeqChecker, collate, pad
 from seqtrain.data.dataset import Dataset
-from seqtrain.data.worker_signals import leave_trainer_process_group, stop_signals_blocked
+from seqtrain.data.worker_signals import (
+    leave_trainer_process_group,
+    stop_signals_blocked,
+    without_torch_sigchld_handler,
+)
 from seqtrain.errors import DataError, SeqtrainError
 from seqtrain.rng import derive_seed, seed_all
 
@@ -45,16 +50,22 @@ class _WorkerTracker:
         self.pids = context.Array("q", num_workers, lock=False)
         self.loading = context.Array("q", [-1] * num_workers, lock=False)
 
-    def batches_of_dead(self, message: str) -> list[int]:
-        """The batches the workers named in PyTorch's message held.
+    def batches_of_dead(self, message: str, exit_codes: Sequence[int | None] = ()) -> list[int]:
+        """The batches held by the workers that died: those PyTorch's message names, and those with an exit code.
 
         PyTorch words it two ways: "DataLoader worker (pid(s) 123, 456) exited unexpectedly" when the main
         process notices while waiting, and "DataLoader worker (pid 123) is killed by signal" when its SIGCHLD
-        handler does first; which one comes depends on timing.
+        handler does first; and a worker killed while the main process fetches a batch it sent shows up as
+        a reset connection, naming no worker at all: then only the exit codes tell.
         """
         listed = re.search(r"pid(?:\(s\))? ([\d, ]+)", message)
         pids = {int(p) for p in re.findall(r"\d+", listed.group(1))} if listed else set()
-        return [self.loading[w] for w in range(len(self.pids)) if self.pids[w] in pids and self.loading[w] >= 0]
+        died = {w for w, code in enumerate(exit_codes) if code not in (None, 0)}
+        return [
+            self.loading[w]
+            for w in range(len(self.pids))
+            if (self.pids[w] in pids or w in died) and self.loading[w] >= 0
+        ]
 
 
 class _BatchList(torch.utils.data.Dataset):
@@ -120,18 +131,52 @@ def _unwrap(item: Batch | _LoadFailure) -> Batch:
     return item
 
 
-def _dead_worker_error(dataset: Dataset, todo: _BatchList, start: int, e: Exception) -> DataError:
-    """Names the batch (and its sequences) the dead worker was loading."""
+def _dead_worker_error(dataset: Dataset, todo: _BatchList, start: int, positions: list[int], e: Exception) -> DataError:
+    """Names the batches (and their sequences) the dead workers were loading."""
     what = []
-    for position in todo.tracker.batches_of_dead(str(e)) if todo.tracker is not None else []:
+    for position in positions:
         seqs = todo.batches[position].seq_indices
         tags = ", ".join(repr(dataset.seq_tag(i)) for i in seqs[:5]) + (", ..." if len(seqs) > 5 else "")
         what.append(f"batch {start + position} of the epoch (sequences {tags})")
     return DataError(
-        f"dataset {dataset.name!r}: a data loading worker died while loading {' and '.join(what) or 'a batch'}: {e}. "
-        "Out of memory, or a crash in native code (h5py, audio decoding)? Run with num_workers=0 to see the error "
-        "in the main process."
+        f"dataset {dataset.name!r}: a data loading worker died while loading {' and '.join(what) or 'a batch'}: "
+        f"{type(e).__name__}: {e}. Out of memory, or a crash in native code (h5py, audio decoding)? Run with "
+        "num_workers=0 to see the error in the main process."
     )
+
+
+def _worker_exit_codes(iterator: object, *, wait_s: float = 1.0) -> list[int | None]:
+    """Exit codes of the loader's worker processes (None = running); waits up to `wait_s` for one to show,
+    since a worker's broken pipe can reach the main process a moment before the worker is reaped."""
+    workers = getattr(iterator, "_workers", [])
+    deadline = time.monotonic() + wait_s
+    while True:
+        codes = [w.exitcode for w in workers]
+        if any(code not in (None, 0) for code in codes) or time.monotonic() >= deadline:
+            return codes
+        try:
+            time.sleep(0.05)
+        except RuntimeError as report:  # PyTorch's SIGCHLD handler says what we are waiting to see
+            if "DataLoader worker" not in str(report):
+                raise
+
+
+def _loader_error(
+    dataset: Dataset, todo: _BatchList, start: int, position: int, timeout: float, iterator: object, e: Exception
+) -> DataError | None:
+    """The DataError for what went wrong while waiting for the next batch, or None if it was no worker failure."""
+    if isinstance(e, RuntimeError) and "DataLoader timed out" in str(e):
+        return _hung_worker_error(dataset, todo, start, position, timeout)
+    if todo.tracker is None:
+        return None
+    named_by_message = isinstance(e, RuntimeError) and "DataLoader worker" in str(e)
+    if not (named_by_message or isinstance(e, (ConnectionError, EOFError, OSError))):
+        return None
+    codes = _worker_exit_codes(iterator, wait_s=0.0 if named_by_message else 1.0)
+    positions = todo.tracker.batches_of_dead(str(e), codes)
+    if positions or named_by_message or any(code not in (None, 0) for code in codes):
+        return _dead_worker_error(dataset, todo, start, positions, e)
+    return None
 
 
 def _hung_worker_error(dataset: Dataset, todo: _BatchList, start: int, position: int, timeout: float) -> DataError:
@@ -184,26 +229,38 @@ def iterate_batches(
         prefetch_factor=2,
         timeout=max(timeout, 0.0),
     )
-    with stop_signals_blocked():  # starts the workers
+    with stop_signals_blocked(), without_torch_sigchld_handler():  # starts the workers
         iterator = iter(loader)
     position = 0  # of the next batch in `todo`
+    failed = False
     try:
         while True:
             try:
                 item = next(iterator)
             except StopIteration:
                 return
-            except RuntimeError as e:
-                if "DataLoader worker" in str(e):
-                    raise _dead_worker_error(dataset, todo, start, e) from e
-                if "DataLoader timed out" in str(e):
-                    raise _hung_worker_error(dataset, todo, start, position, timeout) from e
-                raise
+            except Exception as e:  # a dead worker surfaces as RuntimeError, ConnectionResetError, EOFError, ...
+                failed = True
+                error = _loader_error(dataset, todo, start, position, timeout, iterator, e)
+                if error is None:
+                    raise
+                raise error from e
             yield _unwrap(item)
             position += 1
     finally:
         # Stop the workers now, not when the error's traceback (which holds this frame) is freed: that can be
         # at interpreter exit, where waiting for blocked workers costs seconds.
-        shutdown = getattr(iterator, "_shutdown_workers", None)
-        if shutdown is not None:
-            shutdown()
+        _stop_workers(iterator, failed=failed)
+
+
+def _stop_workers(iterator: object, *, failed: bool) -> None:
+    """Shuts the workers down; after a failure, PyTorch's own report of the dead worker (raised again from its
+    SIGCHLD handler while joining) must not replace the error that names the batch."""
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if shutdown is None:
+        return
+    try:
+        shutdown()
+    except RuntimeError:
+        if not failed:
+            raise

@@ -8,6 +8,7 @@ import signal
 import textwrap
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from seqtrain.data.batching import BatchSpec
 from seqtrain.data.dataset import Dataset, DataSpec
 from seqtrain.data.epoch import plan_epoch
 from seqtrain.data.factory import make_dataset
-from seqtrain.data.loader import _WorkerTracker, iterate_batches
+from seqtrain.data.loader import _BatchList, _loader_error, _WorkerTracker, iterate_batches
 from seqtrain.errors import DataError
 from tests.train.helpers import start_subprocess
 
@@ -110,6 +111,17 @@ def test_a_dead_worker_is_an_error_naming_the_batch() -> None:
         _batches(Faulty("die"), 2)
 
 
+def test_a_worker_dying_while_the_trainer_computes_is_reported_at_the_next_batch() -> None:
+    """PyTorch's SIGCHLD handler would raise its RuntimeError in the middle of the trainer's step (here: the
+    sleep), naming no batch; seqtrain removes it, and the next batch it waits for names the dead worker's."""
+    specs = [BatchSpec((i, i + 1)) for i in range(0, 10, 2)]
+    batches = iterate_batches(Faulty("die"), specs, dtypes=DTYPES, num_workers=2, random_seed=1, epoch=1)
+    next(batches)
+    time.sleep(1.5)  # the "training step": worker 1 dies on batch 3 meanwhile
+    with pytest.raises(DataError, match=r"worker died while loading batch 3 of the epoch \(sequences 'faulty/seq-6'"):
+        list(batches)
+
+
 @pytest.mark.parametrize(
     "message",
     [
@@ -122,6 +134,24 @@ def test_both_wordings_of_a_dead_worker_name_its_batch(message: str) -> None:
     tracker.pids[0], tracker.pids[1] = 123, 456
     tracker.loading[0], tracker.loading[1] = 3, 4
     assert tracker.batches_of_dead(message) == [3]
+
+
+def test_a_worker_killed_while_its_batch_is_fetched_is_named_by_its_exit_code() -> None:
+    """The third way a death shows: the main process fetches a batch the worker sent (its tensors' file
+    descriptors come over a socket from the worker), and the worker is gone: ConnectionResetError, no pid."""
+    tracker = _WorkerTracker(multiprocessing.get_context("fork"), 2)
+    tracker.pids[0], tracker.pids[1] = 123, 456
+    tracker.loading[0], tracker.loading[1] = 2, 3
+    specs = [BatchSpec((i, i + 1)) for i in range(0, 10, 2)]
+    todo = _BatchList(Faulty(), specs, DTYPES, seed_parts=(1, 1, 0, 0), tracker=tracker)
+    reset = ConnectionResetError(104, "Connection reset by peer")
+    workers = SimpleNamespace(_workers=[SimpleNamespace(exitcode=None), SimpleNamespace(exitcode=-9)])
+    error = _loader_error(Faulty(), todo, 0, 1, 0.0, workers, reset)
+    assert error is not None and "died while loading batch 3 of the epoch (sequences 'faulty/seq-6'" in str(error)
+    assert "ConnectionResetError" in str(error)
+    alive = SimpleNamespace(_workers=[SimpleNamespace(exitcode=None)] * 2)
+    assert _loader_error(Faulty(), todo, 0, 1, 0.0, alive, reset) is None  # not a worker's death: raised as it is
+    assert _loader_error(Faulty(), todo, 0, 1, 0.0, workers, ValueError("a bug")) is None
 
 
 def test_a_hung_worker_is_an_error_naming_the_batch_after_the_timeout() -> None:
