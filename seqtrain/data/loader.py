@@ -131,13 +131,16 @@ def _unwrap(item: Batch | _LoadFailure) -> Batch:
     return item
 
 
+def _describe_batch(dataset: Dataset, todo: _BatchList, start: int, position: int) -> str:
+    """ "batch 7 of the epoch (sequences 'a', 'b', ...)": what a worker error names."""
+    seqs = todo.batches[position].seq_indices
+    tags = ", ".join(repr(dataset.seq_tag(i)) for i in seqs[:5]) + (", ..." if len(seqs) > 5 else "")
+    return f"batch {start + position} of the epoch (sequences {tags})"
+
+
 def _dead_worker_error(dataset: Dataset, todo: _BatchList, start: int, positions: list[int], e: Exception) -> DataError:
     """Names the batches (and their sequences) the dead workers were loading."""
-    what = []
-    for position in positions:
-        seqs = todo.batches[position].seq_indices
-        tags = ", ".join(repr(dataset.seq_tag(i)) for i in seqs[:5]) + (", ..." if len(seqs) > 5 else "")
-        what.append(f"batch {start + position} of the epoch (sequences {tags})")
+    what = [_describe_batch(dataset, todo, start, position) for position in positions]
     return DataError(
         f"dataset {dataset.name!r}: a data loading worker died while loading {' and '.join(what) or 'a batch'}: "
         f"{type(e).__name__}: {e}. Out of memory, or a crash in native code (h5py, audio decoding)? Run with "
@@ -181,11 +184,8 @@ def _loader_error(
 
 def _hung_worker_error(dataset: Dataset, todo: _BatchList, start: int, position: int, timeout: float) -> DataError:
     """Names the batch the main process waited for (the next in order; a worker loads it)."""
-    batch = start + position
-    seqs = todo.batches[position].seq_indices
-    tags = ", ".join(repr(dataset.seq_tag(i)) for i in seqs[:5]) + (", ..." if len(seqs) > 5 else "")
     return DataError(
-        f"dataset {dataset.name!r}: no data loading worker delivered batch {batch} of the epoch (sequences {tags}) "
+        f"dataset {dataset.name!r}: no data loading worker delivered {_describe_batch(dataset, todo, start, position)} "
         f"within data_loader_timeout={timeout:g} s. A hung read (network file system, a lock in native code)? "
         "Run with num_workers=0 to see where it blocks, or raise data_loader_timeout if batches are just slow."
     )

@@ -77,8 +77,12 @@ def find_transducer(model: torch.nn.Module, layer: str | None) -> Transducer:
     return candidate  # type: ignore[return-value]
 
 
-def hmm_topology_from_config(config: Config, *, num_labels: int, vocab: Sequence[str] | None) -> HmmTopology:
-    aligner = Aligner(AlignSettings.from_config(config, mode="hmm"), num_labels=num_labels, vocab=vocab)
+def hmm_topology_from_config(
+    config: Config, *, num_labels: int, vocab: Sequence[str] | None, settings: AlignSettings | None = None
+) -> HmmTopology:
+    """The `align_*` topology (`settings`: the align settings already read from `config`, if any)."""
+    settings = settings or AlignSettings.from_config(config, mode="hmm")
+    aligner = Aligner(settings, num_labels=num_labels, vocab=vocab)
     assert aligner.topology is not None
     return aligner.topology
 
@@ -116,7 +120,7 @@ def make_decoder(config: Config, model: torch.nn.Module, *, num_labels: int, voc
 
 def _hmm_viterbi_decoder(config: Config, *, num_labels: int, vocab: Sequence[str] | None) -> Decoder:
     settings = AlignSettings.from_config(config, mode="hmm")
-    topology = hmm_topology_from_config(config, num_labels=num_labels, vocab=vocab)
+    topology = hmm_topology_from_config(config, num_labels=num_labels, vocab=vocab, settings=settings)
     lexicon = config.get("recog_lexicon")
     words = None
     if lexicon is not None:

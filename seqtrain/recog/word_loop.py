@@ -52,10 +52,6 @@ class WordLoop:
     def start(self) -> int:
         return self.num_states
 
-    @property
-    def never(self) -> int:
-        return self.num_states + 1
-
 
 class _GraphBuilder:
     """Collects states, their predecessors and the hubs, in the index layout `WordLoop` describes."""
