@@ -8,7 +8,8 @@ random corpus of the same shape) in four runs, each started as its own process:
 
   one_process        1 process, all cores (torch's default thread count)     <- the baseline
   one_process_1thr   1 process, 1 intra-op thread (what each torchrun worker gets on CPU)
-  per_device         N processes, batch_size per process: N times the data per step
+  per_device         N processes, batch_size per process: N times the data per step (DDP)
+  per_device_explicit  the same with reduce_type "grad_explicit": gradients summed after backward, no DDP
   global_batch       N processes, batch_size_is_global: the baseline's batches, split across the ranks
 
 and prints one JSON line: train frames per second of each (from the epoch's log line: all ranks' frames
@@ -22,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +37,7 @@ from seqtrain.data.hdf import HDFWriter
 REPO = Path(__file__).resolve().parents[1]
 RECIPE = REPO / "recipes/tts_digits/ctc_blstm.py"
 CANDIDATES = [os.environ.get("TTS_DIGITS_DATA", ""), "data/tts_digits", "/work/shared/data/tts_digits_sentences"]
-SUMMARY = re.compile(r"epoch 1/1: .* \| ([\d.]+) s, (\d+) steps, (\d+) frames/s")
+SUMMARY = re.compile(r"epoch 1/1: .* \| ([\d.]+) s(?: \(\+[\d.]+ s eval\))?, (\d+) steps, (\d+) frames/s")
 
 
 def corpus_dir(scratch: Path) -> tuple[Path, str]:
@@ -71,6 +73,9 @@ def main() -> None:
     parser.add_argument("--nproc", type=int, default=2)
     parser.add_argument("--partition", type=int, default=20, help="train on 1/partition of the corpus")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--reduce-pairs", type=int, default=1, help="more alternated DDP / grad_explicit pairs for their ratio"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
@@ -92,10 +97,20 @@ def main() -> None:
             "one_process": run([*seqtrain, *common, model("one")], env),
             "one_process_1thr": run([*seqtrain, *common, model("one1")], {**env, "OMP_NUM_THREADS": "1"}),
             "per_device": run([*torchrun, *common, model("per_device"), "torch_distributed={}"], env),
+            "per_device_explicit": run(
+                [*torchrun, *common, model("explicit"), "torch_distributed={'reduce_type': 'grad_explicit'}"], env
+            ),
             "global_batch": run(
                 [*torchrun, *common, model("global"), "torch_distributed={'batch_size_is_global': True}"], env
             ),
         }
+        ratios = [runs["per_device"]["frames_per_s"] / runs["per_device_explicit"]["frames_per_s"]]
+        for i in range(1, args.reduce_pairs):  # alternated order: a drift of the machine hits both alike
+            pair = {}
+            for reduce_type in ("grad_explicit", "grad") if i % 2 else ("grad", "grad_explicit"):
+                options = f"torch_distributed={{'reduce_type': {reduce_type!r}}}"
+                pair[reduce_type] = run([*torchrun, *common, model(f"pair{i}{reduce_type}"), options], env)
+            ratios.append(pair["grad"]["frames_per_s"] / pair["grad_explicit"]["frames_per_s"])
     base = runs["one_process"]["frames_per_s"]
     best_single = max(base, runs["one_process_1thr"]["frames_per_s"])  # on a loaded machine 1 thread can win
     print(
@@ -114,6 +129,8 @@ def main() -> None:
                 },
                 "speedup_per_device_vs_best_single": round(runs["per_device"]["frames_per_s"] / best_single, 3),
                 "speedup_global_batch_vs_best_single": round(runs["global_batch"]["frames_per_s"] / best_single, 3),
+                "ddp_vs_explicit_pairs": [round(r, 3) for r in ratios],
+                "ddp_vs_explicit_median": round(statistics.median(ratios), 3),
             }
         )
     )

@@ -24,7 +24,8 @@ from seqtrain.data.loader import Batch
 from seqtrain.data.setup import DataSetup, build_data
 from seqtrain.train.context import StepContext
 from seqtrain.train.model_builder import ModelBuilder, make_model_builder
-from seqtrain.train.step import forward_backward
+from seqtrain.train.precision import Precision
+from seqtrain.train.step import TrainStep, forward_backward
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "recipes" / "tts_digits" / "ctc_blstm.py"
@@ -63,12 +64,13 @@ def train_steps(
     torch.manual_seed(0)
     model = builder.build(epoch=1, step=0)
     model.train()
+    step_module = TrainStep(model, builder, Precision(), torch.device("cpu"))
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for step in range(num_steps):
         start = time.perf_counter()
         batch = next(batches)
         waited = time.perf_counter() - start
         optimizer.zero_grad()
-        forward_backward(model=model, builder=builder, batch=batch, ctx=StepContext(train=True, epoch=1, step=step))
+        forward_backward(step_module, batch, StepContext(train=True, epoch=1, step=step))
         optimizer.step()
         yield batch, waited, time.perf_counter() - start - waited

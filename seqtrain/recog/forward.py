@@ -11,6 +11,7 @@ from seqtrain.data.batching import BatchSpec
 from seqtrain.data.loader import Batch, iterate_batches
 from seqtrain.data.setup import DataSetup, plan_for
 from seqtrain.train.context import ForwardContext
+from seqtrain.train.precision import Precision
 from seqtrain.train.trained_model import TrainedModel
 
 
@@ -23,7 +24,9 @@ def forward_outputs(
     *,
     batch_list: Sequence[BatchSpec] | None = None,
 ) -> Iterator[tuple[Batch, dict[str, tuple[torch.Tensor, torch.Tensor | None]]]]:
-    """`batch_list` replaces the epoch's plan, e.g. to visit every sequence (alignment) regardless of filters."""
+    """Outputs of lower precision (autocast) come as float32: decoders sum log probabilities.
+
+    `batch_list` replaces the epoch's plan, e.g. to visit every sequence (alignment) regardless of filters."""
     setup = data.by_name(dataset_name)
     if batch_list is None:
         batch_list = plan_for(config, setup, trained.epoch, chunking=False).batches  # whole sequences
@@ -36,7 +39,9 @@ def forward_outputs(
         random_seed=config.get("random_seed"),
         epoch=trained.epoch,
     )
+    precision = Precision.from_config(config)  # torch_amp (and torch_amp_eval) as in training
     for batch in batches:
         ctx = ForwardContext(epoch=trained.epoch)
-        trained.builder.forward_step(model=trained.model, batch=batch.to(trained.device), ctx=ctx)
+        with precision.autocast(trained.device, train=False):
+            trained.builder.forward_step(model=trained.model, batch=batch.to(trained.device), ctx=ctx)
         yield batch, ctx.outputs

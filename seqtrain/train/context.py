@@ -98,10 +98,14 @@ class ForwardContext:
         self.outputs: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
     def mark_as_output(self, name: str, tensor: torch.Tensor, *, lengths: torch.Tensor | None = None) -> None:
-        """Marks `tensor` [B, T, ...] (with per-sequence `lengths` [B] if it has a time axis) as an output."""
+        """Marks `tensor` [B, T, ...] (with per-sequence `lengths` [B] if it has a time axis) as an output.
+        float16/bfloat16 (from autocast) is stored as float32: decoders sum log probabilities over frames."""
         if name in self.outputs:
             raise ConfigError(f"mark_as_output: output {name!r} marked twice in one step")
-        self.outputs[name] = (tensor.detach(), None if lengths is None else lengths.detach().cpu())
+        value = tensor.detach()
+        if value.dtype in (torch.float16, torch.bfloat16):
+            value = value.float()
+        self.outputs[name] = (value, None if lengths is None else lengths.detach().cpu())
 
     def mark_as_loss(self, *_args: object, **_kwargs: object) -> None:
         """Losses are never computed in forward/recognition; a shared step function may still call this."""

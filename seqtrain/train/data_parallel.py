@@ -1,33 +1,46 @@
-"""How the ranks of a multi-process run combine their steps: gradient all-reduce or parameter averaging.
+"""How the ranks of a multi-process run combine their steps: DDP, explicit gradient all-reduce, or parameter averaging.
 
-`reduce_type="grad"` (default): after every backward pass the gradients are summed over the ranks in
-flat buckets, then every rank clips and updates identically, so the replicas stay equal. Summing (not
-averaging) makes a step equal to one process training on the union of the ranks' batches: a summed loss
-(RETURNN's default) gets exactly the gradient of the global batch; a `use_normalized_loss` loss is
-normalized per rank and weighted 1/(ranks with data), i.e. the mean of the ranks' normalized losses.
-A rank without data in a step contributes zeros; a parameter no rank computed a gradient for keeps
-none, as in one process (so unused parameters need no special flag, unlike DDP's).
+`reduce_type="grad"` (default): the train step runs inside PyTorch's DistributedDataParallel, which sums
+the gradients over the ranks in buckets while backward is still running (communication overlaps
+computation), then every rank clips and updates identically, so the replicas stay equal. Summing (not
+averaging: a DDP communication hook) makes a step equal to one process training on the union of the ranks'
+batches: a summed loss (RETURNN's default) gets exactly the gradient of the global batch; a
+`use_normalized_loss` loss is normalized per rank and weighted 1/(ranks with data), i.e. the mean of the
+ranks' normalized losses. Gradient accumulation runs all but the last batch of an update under `no_sync()`.
+
+A step in which some rank has no data (the epoch's last batches do not divide evenly, or a global batch has
+fewer sequences than ranks; every rank knows these steps from the epoch plan) runs on all ranks under
+`no_sync()` and is reduced explicitly afterwards (`all_reduce_gradients`): the rank without data contributes
+zeros and a parameter no rank computed a gradient for keeps none, as in one process. DDP's own answer to
+uneven data, `Join`, is for ranks that run out of batches for good, not for one empty step in the middle.
+The rank without data still calls the DDP module (its step returns at once), so collectives DDP runs in
+its forward (the one-time bucket rebuild) happen on every rank.
+
+`reduce_type="grad_explicit"` (RETURNN's name): no DDP; the gradients are summed by `all_reduce_gradients`
+after backward every step (no overlap; what seqtrain did before DDP, kept for comparison and for steps DDP
+cannot see, e.g. a user step that calls backward itself).
 
 `reduce_type="param"`: every rank steps on its own batches with its own optimizer state; every
 `param_sync_step` steps the parameters are averaged. At the end of an epoch and at every checkpoint,
 parameters, float buffers and optimizer state are averaged, so one checkpoint holds the state of all
-ranks and resuming continues exactly.
-
-Gradients are reduced after the backward pass, not overlapped with it as DDP does: what that buys is the
-exact handling of ranks without data and of unused parameters; what it costs is the all-reduce time per
-step on top of the backward pass (on GPUs not measured yet; bench/distributed_scaling.py measures the whole).
+ranks and resuming continues exactly. torch's `PeriodicModelAverager` does the same averaging, but keeps
+its step count outside any state_dict (a resume would shift the period) and leaves buffers alone.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 from seqtrain.errors import ConfigError
 from seqtrain.train.context import StepContext
+from seqtrain.train.step import TrainStep
 
 BUCKET_BYTES = 25 * 1024 * 1024  # DDP's default bucket size
 
@@ -164,19 +177,87 @@ def replica_digest(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
-class GradientAllReduce:
-    """The loop's ParallelStep for reduce_type "grad"."""
+def _sum_hook(group, bucket):  # type: ignore[no-untyped-def]
+    """DDP communication hook: the bucket's gradients summed over the ranks (DDP's own hook averages).
+
+    (No annotations: DDP checks them by value, and `from __future__ import annotations` makes them strings.)
+    """
+    work = dist.all_reduce(bucket.buffer(), group=group, async_op=True)
+    return work.get_future().then(lambda fut: fut.value()[0])
+
+
+def _active(active_ranks: tuple[int, ...], step_in_epoch: int, world_size: int) -> int:
+    return active_ranks[step_in_epoch] if step_in_epoch < len(active_ranks) else world_size
+
+
+class DDPGradients:
+    """The loop's ParallelStep for reduce_type "grad": the step runs in DistributedDataParallel."""
 
     update_seed_rank = 0  # every replica applies the same update, gradient noise included
 
-    def __init__(self, active_ranks: tuple[int, ...]) -> None:
+    def __init__(self, ddp: torch.nn.Module, active_ranks: tuple[int, ...], world_size: int) -> None:
+        self.step = ddp
         self.active_ranks = active_ranks
+        self.world_size = world_size
+        self.unused_checked = bool(getattr(ddp, "find_unused_parameters", True))  # DDP finds them itself
 
     def step_context(self, *, epoch: int, step: int, step_in_epoch: int) -> StepContext:
-        active = self.active_ranks[step_in_epoch] if step_in_epoch < len(self.active_ranks) else 1
+        active = _active(self.active_ranks, step_in_epoch, self.world_size)
         return RankStepContext(train=True, epoch=epoch, step=step, normalized_weight=1.0 / max(active, 1))
 
-    def before_update(self, params: list[torch.nn.Parameter]) -> bool:
+    def _explicit(self, step_in_epoch: int) -> bool:
+        """A step in which some rank has no data: reduced after backward (see the module's docstring)."""
+        return _active(self.active_ranks, step_in_epoch, self.world_size) < self.world_size
+
+    def backward_sync(self, *, sync: bool, step_in_epoch: int) -> contextlib.AbstractContextManager[Any]:
+        """DDP reduces in this backward only when it ends an update in which every rank has data."""
+        if sync and not self._explicit(step_in_epoch):
+            return contextlib.nullcontext()
+        return self.step.no_sync()  # type: ignore[operator]
+
+    def before_update(self, params: list[torch.nn.Parameter], *, step_in_epoch: int) -> bool:
+        if self._explicit(step_in_epoch):
+            all_reduce_gradients(params)
+        elif not self.unused_checked:
+            self._check_all_parameters_used()
+        return True
+
+    def _check_all_parameters_used(self) -> None:
+        """DDP without find_unused_parameters waits for a gradient of every parameter and fails one step
+        later with an error about the reduction; name the parameters now, before any update."""
+        self.unused_checked = True
+        module = self.step.module  # type: ignore[union-attr]
+        unused = [name for name, p in module.named_parameters() if p.requires_grad and p.grad is None]
+        if unused:
+            names = ", ".join(n.removeprefix("model.") for n in unused[:5]) + (", ..." if len(unused) > 5 else "")
+            raise ConfigError(
+                f"multi-process training (DDP): {len(unused)} trainable parameters got no gradient in a step "
+                f"({names}). Set torch_distributed = {{'options': {{'find_unused_parameters': True}}}}, "
+                "or freeze them (trainable_params / frozen_params)"
+            )
+
+    def after_update(self, *, step_in_epoch: int) -> None:
+        pass
+
+
+class ExplicitGradients:
+    """The loop's ParallelStep for reduce_type "grad_explicit": gradients summed after every backward."""
+
+    update_seed_rank = 0
+
+    def __init__(self, step: TrainStep, active_ranks: tuple[int, ...], world_size: int) -> None:
+        self.step = step
+        self.active_ranks = active_ranks
+        self.world_size = world_size
+
+    def step_context(self, *, epoch: int, step: int, step_in_epoch: int) -> StepContext:
+        active = _active(self.active_ranks, step_in_epoch, self.world_size)
+        return RankStepContext(train=True, epoch=epoch, step=step, normalized_weight=1.0 / max(active, 1))
+
+    def backward_sync(self, *, sync: bool, step_in_epoch: int) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def before_update(self, params: list[torch.nn.Parameter], *, step_in_epoch: int) -> bool:
         all_reduce_gradients(params)
         return True
 
@@ -187,18 +268,47 @@ class GradientAllReduce:
 class ParameterAveraging:
     """The loop's ParallelStep for reduce_type "param": local steps, parameters averaged every K steps."""
 
-    def __init__(self, model: torch.nn.Module, sync_every: int, rank: int) -> None:
-        self.model = model
+    def __init__(self, step: TrainStep, sync_every: int, rank: int, *, sync_on_cpu: bool = False) -> None:
+        self.step = step
+        self.model = step.model
+        self.sync_on_cpu = sync_on_cpu
         self.sync_every = sync_every
         self.update_seed_rank = rank  # the replicas step apart until the next average
 
     def step_context(self, *, epoch: int, step: int, step_in_epoch: int) -> StepContext:
         return StepContext(train=True, epoch=epoch, step=step)
 
-    def before_update(self, params: list[torch.nn.Parameter]) -> bool:
+    def backward_sync(self, *, sync: bool, step_in_epoch: int) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+    def before_update(self, params: list[torch.nn.Parameter], *, step_in_epoch: int) -> bool:
         # A rank that had no data keeps its parameters and optimizer state as they are.
         return any(p.grad is not None for p in params)
 
     def after_update(self, *, step_in_epoch: int) -> None:
         if (step_in_epoch + 1) % self.sync_every == 0:
-            average_tensors([p.detach() for p in self.model.parameters()] + float_buffers(self.model))
+            tensors = [p.detach() for p in self.model.parameters()] + float_buffers(self.model)
+            if not self.sync_on_cpu:
+                average_tensors(tensors)
+                return
+            on_cpu = [t.cpu() for t in tensors]  # copies of GPU tensors; the CPU ones themselves
+            average_tensors(on_cpu)
+            for t, averaged in zip(tensors, on_cpu):
+                if t is not averaged:
+                    t.copy_(averaged)
+
+
+def wrap_in_ddp(step: TrainStep, ddp_class: type | None, options: dict[str, Any]) -> torch.nn.Module:
+    """DDP (or RETURNN's `class`) around the train step, with summed gradients.
+
+    `broadcast_buffers` is off by default: buffers (BatchNorm statistics) are averaged at every checkpoint
+    and epoch end instead, and a forward-time broadcast would pair with nothing on a rank without data.
+    """
+    cls = ddp_class or DistributedDataParallel
+    try:
+        ddp = cls(step, **{"broadcast_buffers": False, **options})
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"torch_distributed: {cls.__name__}(**options) failed with options {options!r}: {e}") from e
+    if isinstance(ddp, DistributedDataParallel):
+        ddp.register_comm_hook(None, _sum_hook)
+    return ddp

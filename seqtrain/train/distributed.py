@@ -21,6 +21,8 @@ engine has no "if distributed" branches. The rules a multi-process run follows:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -41,7 +43,8 @@ from seqtrain.data.sharding import shard_epoch as shard_plan
 from seqtrain.device import pick_device
 from seqtrain.errors import ConfigError, SeqtrainError
 from seqtrain.train.data_parallel import (
-    GradientAllReduce,
+    DDPGradients,
+    ExplicitGradients,
     ParameterAveraging,
     average_optimizer_state,
     average_tensors,
@@ -49,6 +52,7 @@ from seqtrain.train.data_parallel import (
     broadcast_tensors,
     float_buffers,
     replica_digest,
+    wrap_in_ddp,
 )
 from seqtrain.train.determinism import determinism_summary
 from seqtrain.train.distributed_options import DistributedOptions, parse_options
@@ -56,6 +60,7 @@ from seqtrain.train.loop import EpochStats, ParallelStep
 from seqtrain.train.model_state import ModelState
 from seqtrain.train.rank_failure import FailureChannel, FailureWatcher, RankFailed, stop_message
 from seqtrain.train.scores import ScoreAccumulator
+from seqtrain.train.step import TrainStep
 
 log = logging.getLogger("seqtrain")
 
@@ -177,7 +182,7 @@ class DistributedRun:
     def reduce_epoch_stats(self, stats: EpochStats, acc: ScoreAccumulator) -> EpochStats:
         return stats
 
-    def step_sync(self, plan: EpochPlan, model: torch.nn.Module | None) -> ParallelStep | None:
+    def step_sync(self, plan: EpochPlan, step: TrainStep) -> ParallelStep | None:
         """How the training loop combines the ranks' steps; None in a single process."""
         return None
 
@@ -240,6 +245,8 @@ class ProcessGroupRun(DistributedRun):
         )
         self.watcher = FailureWatcher(self.failures)
         self.watcher.start()
+        self._ddp_module: torch.nn.Module | None = None
+        self._ddp_key: tuple[int, tuple[str, ...]] | None = None
 
     def start_logging(self, verbosity: int) -> None:
         if self.is_main:
@@ -296,16 +303,30 @@ class ProcessGroupRun(DistributedRun):
 
     def reduce_epoch_stats(self, stats: EpochStats, acc: ScoreAccumulator) -> EpochStats:
         frames = sum(int(f) for f in self._gather(stats.frames))  # type: ignore[call-overload]
-        return EpochStats(
-            scores=self.reduce_scores(acc).scores(), steps=stats.steps, frames=frames, seconds=stats.seconds,
-            data_wait_seconds=stats.data_wait_seconds, step_lr_range=stats.step_lr_range,
-        )  # fmt: skip
+        return dataclasses.replace(stats, scores=self.reduce_scores(acc).scores(), frames=frames)
 
-    def step_sync(self, plan: EpochPlan, model: torch.nn.Module | None) -> ParallelStep | None:
-        assert model is not None
+    def step_sync(self, plan: EpochPlan, step: TrainStep) -> ParallelStep | None:
+        active = plan.active_ranks if isinstance(plan, ShardedEpochPlan) else ()
         if self.options.reduce_type == "param":
-            return ParameterAveraging(model, self.options.param_sync_step, self.rank)
-        return GradientAllReduce(plan.active_ranks if isinstance(plan, ShardedEpochPlan) else ())
+            o = self.options
+            return ParameterAveraging(step, o.param_sync_step, self.rank, sync_on_cpu=o.sync_on_cpu)
+        if self.options.reduce_type == "grad_explicit":
+            return ExplicitGradients(step, active, self.world_size)
+        return DDPGradients(self._ddp(step), active, self.world_size)
+
+    def _ddp(self, step: TrainStep) -> torch.nn.Module:
+        """The DDP module of this epoch: the previous one while the model and its trainable parameters are the
+        same (pretraining rebuilds the model, a `trainable_params` schedule changes what DDP reduces).
+        An old DDP module is released before a new one is made: its gradient hooks on shared parameters
+        would otherwise reduce those gradients a second time."""
+        key = (id(step.model), tuple(name for name, p in step.model.named_parameters() if p.requires_grad))
+        if self._ddp_key != key:
+            self._ddp_module = None
+            gc.collect()
+            self._ddp_module = wrap_in_ddp(step, self.options.ddp_class, self.options.ddp_options)
+            self._ddp_key = key
+        assert self._ddp_module is not None
+        return self._ddp_module
 
     def sync_replicas(self, state: ModelState, *, reason: str) -> None:
         """grad: replicas must already be equal (checked; rank 0's wins if not); BatchNorm-like statistics
@@ -361,6 +382,10 @@ class ProcessGroupRun(DistributedRun):
 _COLLECTIVE_CODE = ("torch/distributed/", "seqtrain/train/data_parallel.py", "seqtrain/train/distributed.py")
 
 
+# DDP reduces inside backward: a broken all-reduce surfaces from autograd, naming the communication hook.
+_HOOK_FAILURE = "seqtrain/train/data_parallel.py"
+
+
 def _is_collective_error(error: BaseException) -> bool:
     """A broken or timed-out collective (usually the symptom of another rank's failure), told apart from a
     RuntimeError of the user's code by where it was raised: gloo's errors are plain RuntimeErrors."""
@@ -372,6 +397,8 @@ def _is_collective_error(error: BaseException) -> bool:
     while tb.tb_next is not None:
         tb = tb.tb_next
     where = tb.tb_frame.f_code.co_filename.replace(os.sep, "/")
+    if "torch/autograd/" in where and _HOOK_FAILURE in str(error).replace(os.sep, "/"):
+        return True
     return any(part in where for part in _COLLECTIVE_CODE)
 
 

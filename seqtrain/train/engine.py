@@ -26,6 +26,7 @@ from seqtrain.errors import SeqtrainError
 from seqtrain.log import setup_logging
 from seqtrain.runtime import keep_freed_memory
 from seqtrain.train import checkpoint as ckpt
+from seqtrain.train.compile import compile_options, compiled_graphs
 from seqtrain.train.config_snapshot import config_diff, log_changes, save_resolved, save_source, scheduled_values
 from seqtrain.train.determinism import deterministic_algorithms
 from seqtrain.train.distributed import DistributedRun, distributed_run
@@ -37,10 +38,11 @@ from seqtrain.train.lr_setup import epoch_learning_rate, make_learning_rate_cont
 from seqtrain.train.model_builder import make_model_builder
 from seqtrain.train.model_state import ModelState
 from seqtrain.train.pipeline_actions import make_pipeline_actions, with_pipeline_epochs
+from seqtrain.train.precision import LossScaler, Precision
 from seqtrain.train.run_checkpoints import Progress, RunCheckpoints
 from seqtrain.train.run_files import RunFiles
 from seqtrain.train.scores import ScoreAccumulator
-from seqtrain.train.step import ClipOptions
+from seqtrain.train.step import ClipOptions, TrainStep
 from seqtrain.train.stop_signal import StopRequests
 from seqtrain.train.tensorboard import ScalarLog
 
@@ -73,17 +75,22 @@ class Trainer:
             log.warning("WARNING: no `model` path set: no checkpoints are written and a crash loses the run")
         self.device = self.dist.device
         self.random_seed = config.get("random_seed")
+        self.precision = Precision.from_config(config)  # torch_amp, grad_scaler
+        self.scaler = LossScaler(self.precision.grad_scaler, self.device)
+        compiling = compile_options(config.get("torch_compile"))
+        compiled = ", torch.compile" if compiling is not None else ""
+        log.info("device %s, %s%s", self.device, self.precision.describe(self.device), compiled)
         # ---- model, data, learning rate, checkpoints
         self.builder = make_model_builder(config)
         self.epochs = EpochDatasets(config, self.builder)  # each epoch's config and data (#config, pipeline stage)
         self.data = self.epochs.initial()
-        self.state = ModelState(self.builder, self.device, self.random_seed)
+        self.state = ModelState(self.builder, self.device, self.random_seed, compile_options=compiling)
         lr_path = self._run_files.learning_rates(config.get("learning_rate_file")) if self._run_files else None
         self.lr_control = make_learning_rate_control(config, path=lr_path)
         if not self.dist.is_main:
             self.lr_control.path = None  # all ranks read the scores file (hand edits count), rank 0 writes it
         self.checkpoints = RunCheckpoints(
-            self.files, config=config, state=self.state, lr_control=self.lr_control, dist=self.dist
+            self.files, config=config, state=self.state, lr_control=self.lr_control, dist=self.dist, scaler=self.scaler
         )
         tb_dir = self.files.tensorboard_dir if self.files and config.get("tensorboard") else None
         self.scalar_log = ScalarLog(tb_dir)
@@ -185,6 +192,7 @@ class Trainer:
         state["_path"] = ref.path
         self.progress = Progress.from_checkpoint(state)
         self.lr_control.load_state_dict(state["lr_control"], prefer_file=True)
+        self.scaler.load_state_dict(state.get("grad_scaler"))
         self.dist.log_resume(state)
         if state.get("config_fingerprint") != self.config.fingerprint():
             old = state.get("config_resolved")
@@ -232,6 +240,7 @@ class Trainer:
             pin_memory=self.device.type == "cuda",
             rank=self.dist.rank,
         )
+        step = TrainStep(self.state.model, self.builder, self.precision, self.device)
         inp = TrainEpochInput(
             epoch=epoch,
             start_batch=start_batch,
@@ -256,17 +265,16 @@ class Trainer:
             stop_on_nonfinite=config.get("stop_on_nonfinite_train_score"),
             accumulator=acc,
             scalar_log=self.scalar_log,
-            parallel=self.dist.step_sync(plan, self.state.model),
+            parallel=self.dist.step_sync(plan, step),
+            scaler=self.scaler,
         )
         self.checkpoints.last_save_time = time.monotonic()
+        graphs_before = compiled_graphs() if self.state.compile_options is not None else None
         stats, self.progress.global_step = train_epoch(
-            model=self.state.model,
-            builder=self.builder,
-            optimizer=self.state.optimizer,
-            batches=batches,
-            device=self.device,
-            inp=inp,
+            step=step, optimizer=self.state.optimizer, batches=batches, inp=inp
         )
+        if graphs_before is not None:
+            stats.compiled_graphs = compiled_graphs() - graphs_before
         return stats
 
     def _after_step(self, epoch: int, plan: EpochPlan, batch_idx: int, global_step: int, acc: ScoreAccumulator) -> None:
@@ -307,6 +315,7 @@ class Trainer:
             epoch=epoch,
             global_step=self.progress.global_step,
             dist=self.dist,
+            precision=self.precision,
         )
 
     def _evaluate_if_missing(self, epoch: int) -> None:

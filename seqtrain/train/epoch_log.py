@@ -47,7 +47,7 @@ def log_epoch_summary(
     speed = stats.frames / stats.seconds if stats.seconds else 0.0
     eval_seconds = sum(s.seconds for s in evals.values())
     log.info(
-        "epoch %d/%d: %s | lr %s | %.1f s (+%.1f s eval), %d steps, %.0f frames/s, data wait %.1f%%",
+        "epoch %d/%d: %s | lr %s | %.1f s (+%.1f s eval), %d steps, %.0f frames/s, data wait %.1f%%%s",
         epoch,
         num_epochs,
         " | ".join(parts),
@@ -57,9 +57,27 @@ def log_epoch_summary(
         stats.steps,
         speed,
         wait,
+        "".join(f", {part}" for part in device_details(stats)),
     )
     scalar_log.scalars("train", stats.scores, epoch)
     for name, s in evals.items():
         scalar_log.scalars(name, s.scores, epoch)
-    scalar_log.scalars("epoch", {"learning_rate": lr, "seconds": stats.seconds}, epoch)
+    extra: dict[str, float] = {"skipped_updates": stats.skipped_updates}
+    if stats.peak_memory_bytes is not None:
+        extra["peak_memory_gib"] = stats.peak_memory_bytes / 2**30
+    if stats.compiled_graphs is not None:
+        extra["compiled_graphs"] = stats.compiled_graphs
+    scalar_log.scalars("epoch", {"learning_rate": lr, "seconds": stats.seconds, **extra}, epoch)
     scalar_log.flush()
+
+
+def device_details(stats: EpochStats) -> list[str]:
+    """What the summary says about the device, only where there is something to say."""
+    parts = []
+    if stats.peak_memory_bytes is not None:
+        parts.append(f"peak GPU memory {stats.peak_memory_bytes / 2**30:.2f} GiB")
+    if stats.skipped_updates:
+        parts.append(f"{stats.skipped_updates} updates skipped (inf/nan gradients, GradScaler)")
+    if stats.compiled_graphs is not None:
+        parts.append(f"torch.compile: {stats.compiled_graphs} graphs compiled")
+    return parts

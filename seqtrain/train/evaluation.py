@@ -10,6 +10,7 @@ from seqtrain.data.setup import DataSetup, plan_for
 from seqtrain.train.distributed import DistributedRun
 from seqtrain.train.loop import EpochStats, evaluate
 from seqtrain.train.model_builder import ModelBuilder, call_with_accepted
+from seqtrain.train.precision import Precision
 from seqtrain.train.scores import ScoreAccumulator
 
 
@@ -23,6 +24,7 @@ def evaluate_datasets(
     epoch: int,
     global_step: int,
     dist: DistributedRun,
+    precision: Precision | None = None,
 ) -> dict[str, EpochStats]:
     """Scores per eval dataset name (dev first); identical on every rank, so LR control agrees."""
     results = {}
@@ -50,6 +52,7 @@ def evaluate_datasets(
             random_seed=random_seed,
             rank=dist.rank,
             accumulator=acc,
+            precision=precision,
         )
         stats.scores = dist.reduce_scores(acc).scores()
         results[name] = stats

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 from tqdm import tqdm
@@ -20,8 +21,9 @@ from seqtrain.rng import derive_seed, seed_all
 from seqtrain.train.context import StepContext
 from seqtrain.train.model_builder import ModelBuilder
 from seqtrain.train.optim import set_learning_rate
+from seqtrain.train.precision import LossScaler, Precision
 from seqtrain.train.scores import ScoreAccumulator
-from seqtrain.train.step import ClipOptions, GradientNoise, clip_and_update, forward_backward
+from seqtrain.train.step import ClipOptions, GradientNoise, TrainStep, clip_and_update, forward_backward
 from seqtrain.train.tensorboard import ScalarLog
 
 log = logging.getLogger("seqtrain")
@@ -35,16 +37,24 @@ class EpochStats:
     seconds: float = 0.0
     data_wait_seconds: float = 0.0
     step_lr_range: tuple[float, float] | None = None  # (first, last) learning rate of the epoch's steps
+    skipped_updates: int = 0  # updates the GradScaler skipped (inf/nan gradients in float16)
+    peak_memory_bytes: int | None = None  # peak memory allocated on a CUDA device during the epoch
+    compiled_graphs: int | None = None  # graphs torch.compile produced during the epoch (torch_compile only)
 
 
 class ParallelStep(Protocol):
     """How the ranks of a multi-process run combine their steps (`seqtrain.train.data_parallel`)."""
 
     update_seed_rank: int  # rank in the seed of update-time randomness: 0 when all replicas must update alike
+    step: Callable[[Batch, StepContext], torch.Tensor | None]  # the train step, e.g. inside DDP
 
     def step_context(self, *, epoch: int, step: int, step_in_epoch: int) -> StepContext: ...
 
-    def before_update(self, params: list[torch.nn.Parameter]) -> bool:
+    def backward_sync(self, *, sync: bool, step_in_epoch: int) -> contextlib.AbstractContextManager[Any]:
+        """Where forward and backward of a batch run; `sync`: the batch ends an update."""
+        ...
+
+    def before_update(self, params: list[torch.nn.Parameter], *, step_in_epoch: int) -> bool:
         """Combines the ranks' gradients; False: this rank skips the update."""
         ...
 
@@ -72,6 +82,7 @@ class TrainEpochInput:
     accumulator: ScoreAccumulator = field(default_factory=ScoreAccumulator)
     scalar_log: ScalarLog | None = None
     parallel: ParallelStep | None = None  # None: a single process
+    scaler: LossScaler | None = None  # float16/bfloat16 loss scaling (torch_amp)
 
 
 def _progress(batches: Iterator[Batch], *, total: int, initial: int, desc: str) -> Iterator[Batch]:
@@ -84,18 +95,21 @@ def _progress(batches: Iterator[Batch], *, total: int, initial: int, desc: str) 
 
 def train_epoch(
     *,
-    model: torch.nn.Module,
-    builder: ModelBuilder,
+    step: TrainStep,
     optimizer: torch.optim.Optimizer,
     batches: Iterator[Batch],
-    device: torch.device,
     inp: TrainEpochInput,
 ) -> tuple[EpochStats, int]:
     """Trains on `batches` (already started at `inp.start_batch`); returns stats and the new global step."""
+    model, device = step.model, step.device
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     acc = inp.accumulator
     stats = EpochStats(scores={})
+    if inp.scaler is not None:
+        inp.scaler.skipped_updates = 0
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     global_step = inp.global_step
     start = time.perf_counter()
     wait_start = start
@@ -107,14 +121,15 @@ def train_epoch(
         batch = batch.to(device)
         lr = inp.learning_rate_at(global_step)
         set_learning_rate(optimizer, lr)
-        if inp.parallel is None:
-            ctx = StepContext(train=True, epoch=inp.epoch, step=global_step)
-        else:
-            ctx = inp.parallel.step_context(epoch=inp.epoch, step=global_step, step_in_epoch=batch_idx)
-        if batch.num_seqs:  # an empty batch: this rank has no data in this step, but joins its collectives
-            forward_backward(model=model, builder=builder, batch=batch, ctx=ctx)
         pending += 1
         update = pending >= _accum_grad_steps(inp, global_step) or batch_idx + 1 >= inp.num_batches
+        if inp.parallel is None:
+            ctx = StepContext(train=True, epoch=inp.epoch, step=global_step)
+            _forward_backward(step, batch, ctx, inp)
+        else:
+            ctx = inp.parallel.step_context(epoch=inp.epoch, step=global_step, step_in_epoch=batch_idx)
+            with inp.parallel.backward_sync(sync=update, step_in_epoch=batch_idx):
+                _forward_backward(inp.parallel.step, batch, ctx, inp)
         grad_norm = _update(params, optimizer, inp, batch_idx, global_step) if update else math.nan
         pending = 0 if update else pending
         step_scores = acc.add(ctx.losses)
@@ -138,7 +153,26 @@ def train_epoch(
         wait_start = time.perf_counter()
     stats.seconds = time.perf_counter() - start
     stats.scores = acc.scores()
+    stats.skipped_updates = inp.scaler.skipped_updates if inp.scaler is not None else 0
+    if device.type == "cuda":
+        stats.peak_memory_bytes = torch.cuda.max_memory_allocated(device)
     return stats, global_step
+
+
+def _forward_backward(
+    run: Callable[[Batch, StepContext], torch.Tensor | None], batch: Batch, ctx: StepContext, inp: TrainEpochInput
+) -> None:
+    """forward_backward, with an out-of-memory error that names the batch and what to change."""
+    try:
+        forward_backward(run, batch, ctx, scaler=inp.scaler)
+    except torch.OutOfMemoryError as e:
+        shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.data.items())
+        raise SeqtrainError(
+            f"epoch {inp.epoch}: out of memory in the batch of {batch.num_seqs} seqs, padded {shapes} "
+            f"(seqs {', '.join(batch.seq_tags[:5])}{', ...' if batch.num_seqs > 5 else ''}). Lower batch_size "
+            f"(padded frames per batch) or max_seqs, or drop long sequences with max_seq_length. "
+            f"({str(e).splitlines()[0]})"
+        ) from e
 
 
 def _accum_grad_steps(inp: TrainEpochInput, global_step: int) -> int:
@@ -160,11 +194,12 @@ def _update(
     rank = inp.rank if inp.parallel is None else inp.parallel.update_seed_rank
     seed = derive_seed(inp.random_seed, "gradient-noise", inp.epoch, batch_idx, rank)
     noise = GradientNoise(std, seed) if std > 0 else None
+    clip, scaler = inp.clip_at(step), inp.scaler
     if inp.parallel is None:
-        return clip_and_update(params=params, optimizer=optimizer, clip=inp.clip_at(step), noise=noise)
+        return clip_and_update(params=params, optimizer=optimizer, clip=clip, noise=noise, scaler=scaler)
     grad_norm = math.nan
-    if inp.parallel.before_update(params):
-        grad_norm = clip_and_update(params=params, optimizer=optimizer, clip=inp.clip_at(step), noise=noise)
+    if inp.parallel.before_update(params, step_in_epoch=batch_idx):
+        grad_norm = clip_and_update(params=params, optimizer=optimizer, clip=clip, noise=noise, scaler=scaler)
     inp.parallel.after_update(step_in_epoch=batch_idx)  # every rank: it may hold a collective
     return grad_norm
 
@@ -180,6 +215,7 @@ def evaluate(
     random_seed: int,
     rank: int = 0,
     accumulator: ScoreAccumulator | None = None,
+    precision: Precision | None = None,
 ) -> EpochStats:
     """Computes every marked loss (eval-only ones included) without gradients; sums into `accumulator`
     when given (a multi-process run reduces it across ranks)."""
@@ -191,7 +227,8 @@ def evaluate(
         seed_all(derive_seed(random_seed, "eval-step", epoch, batch_idx, rank))
         batch = batch.to(device)
         ctx = StepContext(train=False, epoch=epoch, step=batch_idx)
-        builder.train_step(model=model, batch=batch, ctx=ctx)
+        with precision.autocast(device, train=False) if precision is not None else contextlib.nullcontext():
+            builder.train_step(model=model, batch=batch, ctx=ctx)
         acc.add(ctx.losses)
         stats.steps += 1
         stats.frames += batch.num_frames(next(iter(batch.lengths)))

@@ -12,6 +12,7 @@ from seqtrain.config import Config
 from seqtrain.errors import CheckpointError
 from seqtrain.nn.preload import apply_preload
 from seqtrain.rng import derive_seed, seed_all
+from seqtrain.train.compile import compile_model
 from seqtrain.train.model_builder import ModelBuilder
 from seqtrain.train.optim import load_optimizer_state, make_optimizer
 from seqtrain.train.param_transfer import TransferOptions, model_layout, transfer_state
@@ -23,10 +24,18 @@ log = logging.getLogger("seqtrain")
 class ModelState:
     """Holds model + optimizer; `for_epoch` makes sure they fit the epoch's architecture."""
 
-    def __init__(self, builder: ModelBuilder, device: torch.device, random_seed: int) -> None:
+    def __init__(
+        self,
+        builder: ModelBuilder,
+        device: torch.device,
+        random_seed: int,
+        *,
+        compile_options: dict[str, Any] | None = None,
+    ) -> None:
         self.builder = builder
         self.device = device
         self.random_seed = random_seed
+        self.compile_options = compile_options  # torch_compile: every new model's forward is compiled
         self.model: torch.nn.Module | None = None
         self.optimizer: torch.optim.Optimizer | None = None
         self.architecture: Hashable | None = None
@@ -64,6 +73,8 @@ class ModelState:
             transfer_state(
                 self.model, model, self.optimizer, optimizer, options=options, old_layout=self.layout, new_layout=layout
             )
+        if self.compile_options is not None:
+            compile_model(model, self.compile_options)
         self.model, self.optimizer, self.architecture, self.layout = model, optimizer, architecture, layout
         self.trainable = {name for name, p in model.named_parameters() if p.requires_grad}
 

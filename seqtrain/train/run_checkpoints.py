@@ -24,6 +24,7 @@ from seqtrain.train.distributed import DistributedRun
 from seqtrain.train.loop import EpochStats
 from seqtrain.train.lr_control import LearningRateControl
 from seqtrain.train.model_state import ModelState
+from seqtrain.train.precision import LossScaler
 from seqtrain.train.run_files import RunFiles
 from seqtrain.train.scores import ScoreAccumulator
 
@@ -76,12 +77,14 @@ class RunCheckpoints:
         state: ModelState,
         lr_control: LearningRateControl,
         dist: DistributedRun,
+        scaler: LossScaler | None = None,
     ) -> None:
         self.files = files
         self.config = config
         self.state = state
         self.lr_control = lr_control
         self.dist = dist
+        self.scaler = scaler
         self.last_mid_checkpoint: Path | None = None
         self.last_save_time = time.monotonic()
         self._cleanup_policy = cleanup_policy(config.get("cleanup_old_models"))
@@ -96,6 +99,7 @@ class RunCheckpoints:
             "global_step": progress.global_step,
             **self.state.state_dict(),
             "lr_control": self.lr_control.state_dict(),
+            "grad_scaler": self.scaler.state_dict() if self.scaler is not None else {},
             "train_scores": acc.state_dict(),
             "data": {"fingerprint": plan.fingerprint(), "num_batches": len(plan.batches)},
             "distributed": self.dist.checkpoint_state(plan, progress.batch_in_epoch),

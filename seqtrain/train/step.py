@@ -8,6 +8,7 @@ batch k times as large, since losses are summed) and `clip_and_update` once.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -16,6 +17,34 @@ from seqtrain.data.loader import Batch
 from seqtrain.errors import SeqtrainError
 from seqtrain.train.context import StepContext
 from seqtrain.train.model_builder import ModelBuilder
+from seqtrain.train.precision import LossScaler, Precision
+
+
+class TrainStep(torch.nn.Module):
+    """The user's `train_step` as a module whose forward returns the training objective.
+
+    DistributedDataParallel needs the whole computation to pass through one module's forward (that is
+    where it prepares the gradient reduction), and the user's step is more than `model(x)`: losses,
+    several model calls. Wrapping the step lets DDP wrap it as it is; autocast sits here too, around the
+    forward and the losses, never around backward.
+    """
+
+    def __init__(self, model: torch.nn.Module, builder: ModelBuilder, precision: Precision, device: torch.device):
+        super().__init__()
+        self.model = model
+        self.builder = builder
+        self.precision = precision
+        self.device = device
+
+    def forward(self, batch: Batch, ctx: StepContext) -> torch.Tensor | None:
+        """The objective (None if no loss gets a gradient, or this rank has no data in this step)."""
+        if not batch.num_seqs:  # a rank without data still calls this: DDP keeps its ranks in step here
+            return None
+        with self.precision.autocast(self.device):
+            self.builder.train_step(model=self.model, batch=batch, ctx=ctx)
+        if not ctx.losses:
+            raise SeqtrainError("train_step marked no loss; call ctx.mark_as_loss(name, loss) in it")
+        return ctx.total_loss()
 
 
 @dataclass(frozen=True)
@@ -33,15 +62,17 @@ class GradientNoise:
 
 
 def forward_backward(
-    *, model: torch.nn.Module, builder: ModelBuilder, batch: Batch, ctx: StepContext, loss_scale: float = 1.0
+    step: Callable[[Batch, StepContext], torch.Tensor | None],
+    batch: Batch,
+    ctx: StepContext,
+    *,
+    scaler: LossScaler | None = None,
 ) -> torch.Tensor | None:
-    """Runs the user's train_step and backpropagates the objective; returns the (unscaled) objective."""
-    builder.train_step(model=model, batch=batch, ctx=ctx)
-    if not ctx.losses:
-        raise SeqtrainError("train_step marked no loss; call ctx.mark_as_loss(name, loss) in it")
-    total = ctx.total_loss()
+    """Runs the step (a TrainStep, or DDP around one) and backpropagates the (scaled) objective; returns the
+    unscaled objective."""
+    total = step(batch, ctx)
     if total is not None:
-        (total * loss_scale if loss_scale != 1.0 else total).backward()
+        (scaler.scale(total) if scaler is not None else total).backward()
     return total
 
 
@@ -64,15 +95,19 @@ def clip_and_update(
     optimizer: torch.optim.Optimizer,
     clip: ClipOptions,
     noise: GradientNoise | None = None,
+    scaler: LossScaler | None = None,
 ) -> float:
     """Noise, clipping (by value, then global norm), optimizer step, clear gradients (RETURNN's order).
 
-    Returns the global L2 norm of the gradients as they came out of backward (before noise and clipping),
-    which is what one wants to watch for explosions.
+    Returns the global L2 norm of the gradients as they came out of backward (before noise and clipping,
+    after unscaling), which is what one wants to watch for explosions. With a GradScaler the update is
+    skipped when a gradient is inf/nan (the scaler counts it); nothing else changes.
     """
     with_grad = [p for p in params if p.grad is not None]
     grads = [p.grad for p in with_grad if p.grad is not None]
     grad_norm = 0.0
+    if grads and scaler is not None:
+        scaler.unscale_(optimizer)
     if grads:
         measure_first = noise is not None or clip.gradient_clip > 0 or clip.gradient_clip_global_norm <= 0
         grad_norm = float(torch.nn.utils.get_total_norm(grads)) if measure_first else math.nan
@@ -84,6 +119,9 @@ def clip_and_update(
             total = torch.nn.utils.clip_grad_norm_(with_grad, clip.gradient_clip_global_norm)
             if not measure_first:  # nothing touched the gradients before: this is their original norm
                 grad_norm = float(total)
-    optimizer.step()
+    if scaler is not None and grads:
+        scaler.step(optimizer)
+    else:
+        optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return grad_norm

@@ -1,4 +1,5 @@
-"""Gradient all-reduce, parameter and optimizer-state averaging, on two real gloo processes."""
+"""DDP with summed gradients, explicit gradient all-reduce, parameter and optimizer-state averaging, on two real
+gloo processes."""
 
 from __future__ import annotations
 
@@ -12,15 +13,23 @@ import pytest
 import torch
 import torch.distributed as dist
 
+from seqtrain.config import Config
+from seqtrain.data.collate import Batch
+from seqtrain.errors import ConfigError
 from seqtrain.train.data_parallel import (
-    GradientAllReduce,
+    DDPGradients,
+    ExplicitGradients,
     ParameterAveraging,
     RankStepContext,
     all_reduce_gradients,
     average_optimizer_state,
     average_tensors,
     replica_digest,
+    wrap_in_ddp,
 )
+from seqtrain.train.model_builder import make_model_builder
+from seqtrain.train.precision import Precision
+from seqtrain.train.step import TrainStep, forward_backward
 
 
 def _free_port() -> int:
@@ -54,6 +63,102 @@ def run_ranks(fn: Callable[[int], Any], world: int = 2) -> list[Any]:
     return [by_rank[r] for r in range(world)]
 
 
+class _TwoBranches(torch.nn.Module):
+    """`used` always computes the loss; `aux` only for sequences tagged "aux" (a branch some steps skip)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.used = torch.nn.Linear(2, 1, bias=False)
+        self.aux = torch.nn.Linear(2, 1, bias=False)
+
+
+def _two_branch_step(*, model: _TwoBranches, batch: Batch, ctx: Any) -> None:
+    ctx.mark_as_loss("main", model.used(batch["data"]))
+    if batch.seq_tags[0] == "aux":
+        ctx.mark_as_loss("aux", model.aux(batch["data"]))
+
+
+def _step(model: torch.nn.Module | None = None) -> TrainStep:
+    config = Config.from_dict({"get_model": lambda **_: _TwoBranches(), "train_step": _two_branch_step})
+    model = model if model is not None else _TwoBranches()
+    return TrainStep(model, make_model_builder(config), Precision(), torch.device("cpu"))
+
+
+def _batch(values: list[float], tag: str = "main") -> Batch:
+    if not values:
+        return Batch({"data": torch.zeros(0, 2)}, {"data": torch.zeros(0, dtype=torch.int32)}, [], [])
+    data = torch.tensor([[v, 1.0] for v in values])
+    return Batch({"data": data}, {"data": torch.ones(len(values), dtype=torch.int32)}, [tag] * len(values), [0])
+
+
+def _grads(model: torch.nn.Module) -> dict[str, list[float] | None]:
+    return {n: None if p.grad is None else p.grad.flatten().tolist() for n, p in model.named_parameters()}
+
+
+def _ddp_steps(rank: int, *, batches: list[list[tuple[list[float], str]]], active: tuple[int, ...], options: dict):
+    """Runs the given batches per step (a list per rank) through DDPGradients; the gradients after each update."""
+    step = _step()
+    sync = DDPGradients(wrap_in_ddp(step, None, options), active_ranks=active, world_size=2)
+    params = list(step.model.parameters())
+    seen = []
+    for step_in_epoch, per_rank in enumerate(batches):
+        values, tag = per_rank[rank]
+        ctx = sync.step_context(epoch=1, step=step_in_epoch, step_in_epoch=step_in_epoch)
+        with sync.backward_sync(sync=True, step_in_epoch=step_in_epoch):
+            forward_backward(sync.step, _batch(values, tag), ctx)
+        sync.before_update(params, step_in_epoch=step_in_epoch)
+        seen.append(_grads(step.model))
+        for p in params:
+            p.grad = None
+    return seen
+
+
+def _ddp_sums(rank: int) -> list[dict[str, list[float] | None]]:
+    both = [([1.0, 2.0], "aux"), ([3.0], "main")]  # step 0: rank 0 uses the aux branch, rank 1 does not
+    empty = [([4.0], "main"), ([], "main")]  # step 1: rank 1 has no data
+    options = {"find_unused_parameters": True}
+    return _ddp_steps(rank, batches=[both, empty, both], active=(2, 1, 2), options=options)
+
+
+def test_ddp_sums_gradients_and_a_rank_without_data_contributes_exactly_zero() -> None:
+    """Loss main = sum of x·w: d/dw = sum of the inputs [x, 1] over all ranks' sequences (no averaging)."""
+    expected_both = {"used.weight": [6.0, 3.0], "aux.weight": [3.0, 2.0]}  # aux only from rank 0's two seqs
+    expected_empty = {"used.weight": [4.0, 1.0], "aux.weight": None}  # no rank used aux: no gradient, as in 1 process
+    assert run_ranks(_ddp_sums) == [[expected_both, expected_empty, expected_both]] * 2
+
+
+def _ddp_without_find_unused(rank: int) -> str:
+    try:
+        _ddp_steps(rank, batches=[[([1.0], "main"), ([2.0], "main")]], active=(2,), options={})
+    except ConfigError as e:
+        return str(e)
+    return "no error"
+
+
+def test_ddp_names_parameters_without_gradient_unless_told_to_find_them() -> None:
+    for message in run_ranks(_ddp_without_find_unused):
+        assert "1 trainable parameters got no gradient in a step (aux.weight)" in message
+        assert "'find_unused_parameters': True" in message
+
+
+def _ddp_accumulated(rank: int) -> dict[str, list[float] | None]:
+    """Two batches per update: the first under no_sync (local), the second reduces both."""
+    step = _step()
+    sync = DDPGradients(wrap_in_ddp(step, None, {"find_unused_parameters": True}), active_ranks=(2, 2), world_size=2)
+    for i, values in enumerate([[1.0 + rank], [10.0 * (rank + 1)]]):
+        ctx = sync.step_context(epoch=1, step=i, step_in_epoch=i)
+        with sync.backward_sync(sync=i == 1, step_in_epoch=i):
+            forward_backward(sync.step, _batch(values), ctx)
+    sync.before_update(list(step.model.parameters()), step_in_epoch=1)
+    return _grads(step.model)
+
+
+def test_ddp_accumulates_locally_under_no_sync_and_reduces_the_sum_once() -> None:
+    expected = {"used.weight": [1.0 + 2.0 + 10.0 + 20.0, 4.0], "aux.weight": None}
+    assert run_ranks(_ddp_accumulated) == [expected, expected]
+
+
 def _params() -> list[torch.nn.Parameter]:
     return [torch.nn.Parameter(torch.zeros(n)) for n in (2, 2, 3)]
 
@@ -76,7 +181,7 @@ def _idle_rank_gradients(rank: int) -> list[float]:
     (a,) = _params()[:1]
     if rank == 0:
         a.grad = torch.tensor([0.25, -4.0])
-    GradientAllReduce(active_ranks=(1,)).before_update([a])  # rank 1 had no data in this step
+    ExplicitGradients(_step(), active_ranks=(1,), world_size=2).before_update([a], step_in_epoch=0)  # rank 1: no data
     return a.grad.tolist()
 
 
@@ -137,7 +242,7 @@ def _param_averaging(rank: int) -> list[list[float]]:
     model = torch.nn.Linear(1, 1, bias=False)
     with torch.no_grad():
         model.weight.fill_(float(rank))
-    sync = ParameterAveraging(model, sync_every=2, rank=rank)
+    sync = ParameterAveraging(_step(model), sync_every=2, rank=rank, sync_on_cpu=rank == 1)
     seen = []
     for step_in_epoch in range(2):
         sync.after_update(step_in_epoch=step_in_epoch)
@@ -150,14 +255,16 @@ def test_parameters_are_averaged_every_k_steps_only() -> None:
 
 
 def test_normalized_losses_count_one_over_the_ranks_with_data() -> None:
-    ctx = GradientAllReduce(active_ranks=(2, 1)).step_context(epoch=1, step=0, step_in_epoch=0)
+    ctx = ExplicitGradients(_step(), active_ranks=(2, 1), world_size=2).step_context(epoch=1, step=0, step_in_epoch=0)
     assert isinstance(ctx, RankStepContext)
     ctx.mark_as_loss("ce", torch.tensor([1.0, 3.0], requires_grad=True), use_normalized_loss=True)
     ctx.mark_as_loss("ctc", torch.tensor([5.0], requires_grad=True), scale=0.5)
     assert (ctx.losses["ce"].scale, ctx.losses["ctc"].scale) == (0.5, 0.5)
     total = ctx.total_loss()
     assert total is not None and float(total.detach()) == 0.5 * 4.0 / 2 + 0.5 * 5.0
-    last = GradientAllReduce(active_ranks=(2, 1)).step_context(epoch=1, step=1, step_in_epoch=1)
+    last = DDPGradients(torch.nn.Linear(1, 1), active_ranks=(2, 1), world_size=2).step_context(
+        epoch=1, step=1, step_in_epoch=1
+    )
     last.mark_as_loss("ce", torch.tensor([1.0], requires_grad=True), use_normalized_loss=True)
     assert last.losses["ce"].scale == 1.0
 

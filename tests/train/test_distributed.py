@@ -147,6 +147,35 @@ def test_a_rank_without_data_changes_nothing(tiny_corpus: dict, tmp_path: Path) 
 
 
 @pytest.mark.slow
+def test_ddp_follows_a_change_of_the_trainable_parameters_between_epochs(tiny_corpus: dict, tmp_path: Path) -> None:
+    """Epoch 1 trains only `out`, epoch 2 everything: DDP is rebuilt for epoch 2, and the old one's gradient
+    hooks are gone (SGD: a gradient reduced twice would double the update). DDP's bucketed sum during backward
+    is bitwise the explicit sum after it (two ranks: one addition per element either way)."""
+    extra = NO_DROPOUT + "optimizer = None\nlearning_rate = 0.01\nfrozen_params = {1: ['hidden.*'], 2: None}\n"
+    ddp = "{'batch_size_is_global': True, 'options': {'gradient_as_bucket_view': True}}"
+    explicit = "{'batch_size_is_global': True, 'reduce_type': 'grad_explicit'}"
+    one = _config(tmp_path / "one", tiny_corpus, num_epochs=2, extra=extra)
+    _ok(single_process(one))
+    for name, options in (("ddp", ddp), ("explicit", explicit)):
+        _ok(
+            torchrun(
+                _config(tmp_path / name, tiny_corpus, num_epochs=2, extra=extra + f"torch_distributed = {options}")
+            )
+        )
+    first = model_params(tmp_path / "ddp/out/model.001.pt")
+    assert torch.equal(first["hidden.weight"], model_params(tmp_path / "one/out/model.001.pt")["hidden.weight"])
+    assert_bitwise_equal(
+        model_params(tmp_path / "ddp/out/model.002.pt"), model_params(tmp_path / "explicit/out/model.002.pt")
+    )
+    last_one, last_ddp = (
+        model_params(tmp_path / "one/out/model.002.pt"),
+        model_params(tmp_path / "ddp/out/model.002.pt"),
+    )
+    for name in last_one:
+        torch.testing.assert_close(last_one[name], last_ddp[name], rtol=1e-3, atol=1e-4, msg=f"parameter {name}")
+
+
+@pytest.mark.slow
 def test_param_averaging_every_step_with_sgd_equals_grad_allreduce_at_half_the_rate(tiny_corpus: dict, tmp_path: Path):
     """SGD: mean over 2 ranks of (p - 2*lr*g_r) = p - lr*(g_0 + g_1), the all-reduce update (also when rank 1
     has no batch in the last step: (p - 2*lr*g_0 + p) / 2)."""

@@ -29,3 +29,25 @@ def test_the_summary_names_every_dataset_score_the_lr_range_and_the_eval_time(ca
         "epoch 3/10: train ctc 0.52 | dev ctc 0.61 wer 0.12 | lr 0.001 (steps 0.0001 -> 0.0005) | "
         "4.0 s (+1.5 s eval), 10 steps, 500 frames/s, data wait 5.0%"
     )
+
+
+def test_the_summary_adds_gpu_memory_skipped_updates_and_compilations_only_when_there_are_any(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    plain = EpochStats(scores={"ce": 1.0}, steps=2, frames=10, seconds=1.0)
+    device = EpochStats(
+        scores={"ce": 1.0}, steps=2, frames=10, seconds=1.0, skipped_updates=3, peak_memory_bytes=3 * 2**29,
+        compiled_graphs=2,
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="seqtrain"):
+        log_epoch_summary(1, 1, 1.0, plain, {}, ScalarLog(None))
+        log_epoch_summary(1, 1, 1.0, device, {}, ScalarLog(None))
+    assert caplog.records[-2].getMessage().endswith("data wait 0.0%")
+    assert (
+        caplog.records[-1]
+        .getMessage()
+        .endswith(
+            "data wait 0.0%, peak GPU memory 1.50 GiB, 3 updates skipped (inf/nan gradients, GradScaler), "
+            "torch.compile: 2 graphs compiled"
+        )
+    )

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
 
-from seqtrain.train.step import ClipOptions, GradientNoise, add_gradient_noise_, clip_and_update
+from seqtrain.config import Config
+from seqtrain.data.collate import Batch
+from seqtrain.train.context import ForwardContext, StepContext
+from seqtrain.train.model_builder import make_model_builder
+from seqtrain.train.precision import Precision
+from seqtrain.train.step import ClipOptions, GradientNoise, TrainStep, add_gradient_noise_, clip_and_update
+from tests.corpus import write_config
+from tests.train.helpers import run_cli
 
 
 def sgd_with_grad(grad: list[float]) -> tuple[torch.nn.Parameter, torch.optim.Optimizer]:
@@ -61,3 +69,43 @@ def test_noise_comes_before_clipping_and_does_not_change_the_logged_norm() -> No
     assert norm == 0.0  # the gradient as it came out of backward
     assert param.detach().abs().max() == pytest.approx(0.05)  # noise of std 1, clipped to 0.05
     assert (param.detach().abs() == 0.05).float().mean() > 0.9
+
+
+OUT_OF_MEMORY = """
+num_workers = 0
+_plain_train_step = train_step
+
+def train_step(*, model, batch, ctx):
+    if ctx.step == 1:  # what the CUDA caching allocator raises
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+    _plain_train_step(model=model, batch=batch, ctx=ctx)
+"""
+
+
+def test_out_of_memory_names_the_batch_and_what_to_change(tiny_corpus: dict, tmp_path, capsys) -> None:
+    config = write_config(tmp_path, tiny_corpus, num_epochs=1, extra=OUT_OF_MEMORY)
+    assert run_cli("train", config) == 1
+    error = capsys.readouterr().err
+    assert re.search(r"epoch 1: out of memory in the batch of \d+ seqs, padded data \(\d+, \d+, 8\), classes", error)
+    assert "(seqs train-" in error
+    assert "Lower batch_size (padded frames per batch) or max_seqs" in error
+    assert "(CUDA out of memory. Tried to allocate 20.00 GiB)" in error
+
+
+def test_a_train_step_under_autocast_and_the_output_of_forward_is_float32() -> None:
+    """The step's objective and every marked output reach the loop and the decoders in float32."""
+    config = Config.from_dict(
+        {
+            "get_model": lambda **_: torch.nn.Linear(3, 2),
+            "train_step": lambda *, model, batch, ctx: ctx.mark_as_loss("l2", model(batch["data"]) ** 2),
+        }
+    )
+    model = torch.nn.Linear(3, 2)
+    step = TrainStep(model, make_model_builder(config), Precision(amp=True, dtype=torch.bfloat16), torch.device("cpu"))
+    batch = Batch({"data": torch.randn(2, 4, 3)}, {"data": torch.tensor([4, 3], dtype=torch.int32)}, ["a", "b"], [0, 1])
+    ctx = StepContext(train=True, epoch=1, step=0)
+    total = step(batch, ctx)
+    assert total is not None and total.dtype == torch.float32
+    forward = ForwardContext(epoch=1)
+    forward.mark_as_output("y", model(batch["data"]).bfloat16())
+    assert forward.outputs["y"][0].dtype == torch.float32

@@ -3,4 +3,16 @@
 One module per concern, so each issue adds its keys in its own file.
 """
 
-from seqtrain.config.keys import align, core, data, distributed, hooks, nn, optim, pipeline, pretrain, recog  # noqa: F401
+from seqtrain.config.keys import (  # noqa: F401
+    align,
+    core,
+    data,
+    distributed,
+    hooks,
+    nn,
+    optim,
+    pipeline,
+    precision,
+    pretrain,
+    recog,
+)
