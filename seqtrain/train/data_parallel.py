@@ -301,12 +301,13 @@ class ParameterAveraging:
 def wrap_in_ddp(step: TrainStep, ddp_class: type | None, options: dict[str, Any]) -> torch.nn.Module:
     """DDP (or RETURNN's `class`) around the train step, with summed gradients.
 
-    `broadcast_buffers` is off by default: buffers (BatchNorm statistics) are averaged at every checkpoint
-    and epoch end instead, and a forward-time broadcast would pair with nothing on a rank without data.
+    Buffers are not synchronized in the forward pass (`forward_sync_buffers=False`, torch 2.13's name for
+    `broadcast_buffers=False`): they (BatchNorm statistics) are averaged at every checkpoint and epoch end
+    instead, and a forward-time broadcast would pair with nothing on a rank without data.
     """
     cls = ddp_class or DistributedDataParallel
     try:
-        ddp = cls(step, **{"broadcast_buffers": False, **options})
+        ddp = cls(step, **{"forward_sync_buffers": False, **options})
     except (TypeError, ValueError) as e:
         raise ConfigError(f"torch_distributed: {cls.__name__}(**options) failed with options {options!r}: {e}") from e
     if isinstance(ddp, DistributedDataParallel):

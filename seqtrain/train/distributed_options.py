@@ -67,12 +67,13 @@ def _ddp_options(value: object) -> dict[str, Any]:
             takes = f" (DistributedDataParallel takes {', '.join(_DDP_ARGS)})"
             hint = f"; did you mean {close[0]!r}?" if close else takes
             raise ConfigError(f"torch_distributed: unknown DistributedDataParallel option {name!r}{hint}")
-    if value.get("broadcast_buffers"):
-        raise ConfigError(
-            "torch_distributed: options['broadcast_buffers']=True is not supported: seqtrain averages buffers "
-            "(BatchNorm statistics) at every checkpoint and epoch end instead, and a broadcast in the forward pass "
-            "would wait forever on a rank that has no data in a step. Remove it."
-        )
+    for name in ("broadcast_buffers", "forward_sync_buffers"):
+        if value.get(name):
+            raise ConfigError(
+                f"torch_distributed: options[{name!r}]=True is not supported: seqtrain averages buffers "
+                "(BatchNorm statistics) at every checkpoint and epoch end instead, and a broadcast in the forward pass "
+                "would wait forever on a rank that has no data in a step. Remove it."
+            )
     return dict(value)
 
 

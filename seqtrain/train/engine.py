@@ -202,8 +202,9 @@ class Trainer:
                 ref.path.name,
                 "; ".join(changes) or "the file changed, no resolved value did",
             )
-        where = "end of epoch" if ref.complete else f"epoch {ref.epoch}, batch {self.progress.batch_in_epoch} of"
-        log.info("resuming from %s (%s %d, global step %d)", ref.path, where, ref.epoch, self.progress.global_step)
+        done = self.progress.batch_in_epoch
+        where = f"end of epoch {ref.epoch}" if ref.complete else f"epoch {ref.epoch} after {done} batches"
+        log.info("resuming from %s (%s, global step %d)", ref.path, where, self.progress.global_step)
         if self.progress.complete:
             # The model of the finished epoch is needed for evaluation and for the next epoch.
             epoch_config, self.data = self.epochs.prepare(self.progress.epoch)

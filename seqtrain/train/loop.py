@@ -123,14 +123,15 @@ def train_epoch(
         set_learning_rate(optimizer, lr)
         pending += 1
         update = pending >= _accum_grad_steps(inp, global_step) or batch_idx + 1 >= inp.num_batches
-        if inp.parallel is None:
-            ctx = StepContext(train=True, epoch=inp.epoch, step=global_step)
-            _forward_backward(step, batch, ctx, inp)
-        else:
-            ctx = inp.parallel.step_context(epoch=inp.epoch, step=global_step, step_in_epoch=batch_idx)
-            with inp.parallel.backward_sync(sync=update, step_in_epoch=batch_idx):
-                _forward_backward(inp.parallel.step, batch, ctx, inp)
-        grad_norm = _update(params, optimizer, inp, batch_idx, global_step) if update else math.nan
+        with out_of_memory_names(batch, f"epoch {inp.epoch}, step {global_step}"):
+            if inp.parallel is None:
+                ctx = StepContext(train=True, epoch=inp.epoch, step=global_step)
+                forward_backward(step, batch, ctx, scaler=inp.scaler)
+            else:
+                ctx = inp.parallel.step_context(epoch=inp.epoch, step=global_step, step_in_epoch=batch_idx)
+                with inp.parallel.backward_sync(sync=update, step_in_epoch=batch_idx):
+                    forward_backward(inp.parallel.step, batch, ctx, scaler=inp.scaler)
+            grad_norm = _update(params, optimizer, inp, batch_idx, global_step) if update else math.nan
         pending = 0 if update else pending
         step_scores = acc.add(ctx.losses)
         if inp.stop_on_nonfinite and not all(math.isfinite(v) for v in step_scores.values()):
@@ -159,16 +160,15 @@ def train_epoch(
     return stats, global_step
 
 
-def _forward_backward(
-    run: Callable[[Batch, StepContext], torch.Tensor | None], batch: Batch, ctx: StepContext, inp: TrainEpochInput
-) -> None:
-    """forward_backward, with an out-of-memory error that names the batch and what to change."""
+@contextlib.contextmanager
+def out_of_memory_names(batch: Batch, where: str) -> Iterator[None]:
+    """A (CUDA) out-of-memory error becomes one that names the batch and what to change."""
     try:
-        forward_backward(run, batch, ctx, scaler=inp.scaler)
+        yield
     except torch.OutOfMemoryError as e:
         shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.data.items())
         raise SeqtrainError(
-            f"epoch {inp.epoch}: out of memory in the batch of {batch.num_seqs} seqs, padded {shapes} "
+            f"{where}: out of memory in the batch of {batch.num_seqs} seqs, padded {shapes} "
             f"(seqs {', '.join(batch.seq_tags[:5])}{', ...' if batch.num_seqs > 5 else ''}). Lower batch_size "
             f"(padded frames per batch) or max_seqs, or drop long sequences with max_seq_length. "
             f"({str(e).splitlines()[0]})"
@@ -227,7 +227,8 @@ def evaluate(
         seed_all(derive_seed(random_seed, "eval-step", epoch, batch_idx, rank))
         batch = batch.to(device)
         ctx = StepContext(train=False, epoch=epoch, step=batch_idx)
-        with precision.autocast(device, train=False) if precision is not None else contextlib.nullcontext():
+        autocast = precision.autocast(device, train=False) if precision is not None else contextlib.nullcontext()
+        with out_of_memory_names(batch, f"evaluation, epoch {epoch}"), autocast:
             builder.train_step(model=model, batch=batch, ctx=ctx)
         acc.add(ctx.losses)
         stats.steps += 1

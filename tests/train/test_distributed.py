@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -173,6 +174,19 @@ def test_ddp_follows_a_change_of_the_trainable_parameters_between_epochs(tiny_co
     )
     for name in last_one:
         torch.testing.assert_close(last_one[name], last_ddp[name], rtol=1e-3, atol=1e-4, msg=f"parameter {name}")
+
+
+@pytest.mark.slow
+def test_float16_with_loss_scaling_keeps_the_ranks_equal(tiny_corpus: dict, tmp_path: Path) -> None:
+    """Both ranks see the same reduced (scaled) gradients, so they skip the same overflowing updates and stay
+    bitwise equal (checked at every epoch end: no "parameters differ" repair). Not compared with one process:
+    where float16 overflows depends on the batch a process computes, so 1 and 2 processes skip other steps."""
+    amp = "torch_amp = 'float16'\ngrad_scaler = {'init_scale': 2.0**20, 'growth_interval': 3}\n"
+    output = _ok(torchrun(_config(tmp_path, tiny_corpus, num_epochs=2, extra=NO_DROPOUT + amp + DIST_GLOBAL)))
+    assert "parameters differ between ranks" not in output
+    assert "autocast float16 (GradScaler" in output
+    assert re.search(r"epoch 1/2: .* [1-9]\d* updates skipped", output)
+    assert torch.load(tmp_path / "out/model.002.pt", weights_only=True)["grad_scaler"]["scale"] < 2.0**20
 
 
 @pytest.mark.slow

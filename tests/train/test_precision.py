@@ -3,6 +3,7 @@ CPU (autocast supports bfloat16 and float16 for linear layers there) that train,
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from seqtrain.train.precision import LossScaler, Precision
 from seqtrain.train.step import ClipOptions, clip_and_update
 from tests.corpus import write_config
 from tests.train.helpers import assert_bitwise_equal, model_params, run_cli
+from tests.train.net_configs import write_net_config
 
 
 def _precision(**values: object) -> Precision:
@@ -163,3 +165,39 @@ def test_bfloat16_scores_are_close_to_float32(tiny_corpus: dict, tmp_path: Path)
         scores[name] = read_scores(out / "model.learning_rates")[2].error["dev_loss_ctc"]
         assert ("autocast bfloat16 (no GradScaler)" in log) == (amp is not None)
     assert scores["bfloat16"] == pytest.approx(scores["float32"], rel=0.05)
+
+
+def test_accumulated_scaled_gradients_are_unscaled_once_per_update() -> None:
+    param = torch.nn.Parameter(torch.zeros(2))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    scaler = LossScaler({"init_scale": 1024.0}, torch.device("cpu"))
+    for grad in ([1.0, 2.0], [3.0, -1.0]):  # two batches of one update, each backward scaled
+        scaler.scale((param * torch.tensor(grad)).sum()).backward()
+    norm = clip_and_update(params=[param], optimizer=optimizer, clip=ClipOptions(gradient_clip=3.0), scaler=scaler)
+    assert norm == pytest.approx(17**0.5)  # of the summed true gradient (4, 1), not of 1024 times it
+    assert param.detach().tolist() == [-3.0, -1.0]  # clipped by value at 3 after unscaling
+
+
+GROWING_NET_IN_BFLOAT16 = """
+from seqtrain.train.pretrain import WrapEpochValue
+
+network = {
+    "lstm0": {"class": "blstm", "from": "data", "n_out": WrapEpochValue(lambda epoch: 2 + 2 * epoch)},
+    "lstm1": {"class": "blstm", "from": "lstm0", "n_out": 6},
+    "output": {"class": "softmax", "from": "lstm1", "n_out": 6, "loss": "ctc", "target": "classes"},
+}
+pretrain = {"construction_algo": "from_output", "repetitions": 1}
+num_epochs = 3
+torch_amp = "bfloat16"
+"""
+
+
+def test_a_growing_net_dict_trains_in_bfloat16(tiny_corpus: dict, tmp_path: Path) -> None:
+    """The net-dict style under autocast, with a rebuild (and parameter copy) per pretraining epoch."""
+    assert run_cli("train", write_net_config(tmp_path, tiny_corpus, GROWING_NET_IN_BFLOAT16)) == 0
+    scores = read_scores(tmp_path / "out/model.learning_rates")
+    assert sorted(scores) == [1, 2, 3]
+    assert all(math.isfinite(v) for s in scores.values() for v in s.error.values())
+    state = torch.load(tmp_path / "out/model.003.pt", weights_only=True)
+    assert all(t.dtype == torch.float32 for t in state["model"].values() if t.is_floating_point())
+    assert state["grad_scaler"]["scale"] > 0  # RETURNN's default: a GradScaler whenever torch_amp is set

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from pathlib import Path
@@ -62,6 +63,8 @@ def test_kill_9_mid_epoch_and_resume(reference_run: Path, tiny_corpus: dict, tmp
     assert proc.returncode == -signal.SIGKILL
     assert meta.exists() and not (tmp_path / "out/model.002.pt").exists()
     assert run_cli("train", config) == 0
+    log = (tmp_path / "out/model.log").read_text()
+    assert re.search(r"resuming from \S+model\.002\.step\d+\.pt \(epoch 2 after [1-9]\d* batches, global step", log)
     assert_bitwise_equal(model_params(reference_run / "model.003.pt"), model_params(tmp_path / "out/model.003.pt"))
     assert read_scores(reference_run / "model.learning_rates") == read_scores(tmp_path / "out/model.learning_rates")
     assert not list((tmp_path / "out").glob("*.step*")), "mid-epoch checkpoints are removed after the epoch"
@@ -99,6 +102,6 @@ def test_broken_newest_checkpoint_falls_back(
     assert run_cli("train", config) == 0
     out = capsys.readouterr().out
     assert "model.002.pt is not usable" in out and "falling back" in out
-    assert "resuming from" in out and "model.001.pt" in out
+    assert "resuming from" in out and "model.001.pt (end of epoch 1, global step" in out
     # epoch 2 is trained again from epoch 1's state, so the end result is the uninterrupted one
     assert_bitwise_equal(model_params(reference_run / "model.003.pt"), model_params(tmp_path / "out/model.003.pt"))

@@ -86,7 +86,7 @@ def test_out_of_memory_names_the_batch_and_what_to_change(tiny_corpus: dict, tmp
     config = write_config(tmp_path, tiny_corpus, num_epochs=1, extra=OUT_OF_MEMORY)
     assert run_cli("train", config) == 1
     error = capsys.readouterr().err
-    assert re.search(r"epoch 1: out of memory in the batch of \d+ seqs, padded data \(\d+, \d+, 8\), classes", error)
+    assert re.search(r"epoch 1, step 1: out of memory in the batch of \d+ seqs, padded data \(\d+, \d+, 8\)", error)
     assert "(seqs train-" in error
     assert "Lower batch_size (padded frames per batch) or max_seqs" in error
     assert "(CUDA out of memory. Tried to allocate 20.00 GiB)" in error
