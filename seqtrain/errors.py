@@ -19,3 +19,15 @@ class DataError(SeqtrainError):
 
 class CheckpointError(SeqtrainError):
     """A checkpoint is missing, truncated, corrupt, or does not fit the model."""
+
+
+class RunFileError(SeqtrainError):
+    """A file or directory seqtrain writes (checkpoint, log, scores) cannot be created or written."""
+
+    @classmethod
+    def from_os_error(cls, error: OSError, what: str) -> "RunFileError":
+        path = error.filename or "?"
+        return cls(
+            f"cannot write {what} {path}: {error.strerror or error}. Make the directory writable, free disk space "
+            "or choose another `model` path; files written before are intact, and rerunning the command resumes"
+        )

@@ -6,6 +6,8 @@ import logging
 import sys
 from pathlib import Path
 
+from seqtrain.errors import RunFileError
+
 LOGGER_NAME = "seqtrain"
 
 
@@ -31,8 +33,11 @@ def setup_logging(verbosity: int, log_file: Path | None = None) -> logging.Logge
     console.setFormatter(logging.Formatter("%(message)s"))
     logger.addHandler(console)
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        file_handler = logging.FileHandler(log_file)
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(log_file)
+        except OSError as e:
+            raise RunFileError.from_os_error(e, "the log file (in the `model` directory)") from e
         file_handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
         logger.addHandler(file_handler)
     return logger

@@ -47,6 +47,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         exit_code = getattr(e, "exit_code", 1)
         print(f"seqtrain {args.command}: error: {e}", file=sys.stderr)
         return exit_code
+    except OSError as e:
+        if e.filename is None:  # not about a file: a bug or the machine, keep the traceback
+            raise
+        print(f"seqtrain {args.command}: error: {e.strerror or e}: {e.filename}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"seqtrain {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from seqtrain.errors import CheckpointError
+from seqtrain.errors import CheckpointError, RunFileError
 from seqtrain.train.run_files import CheckpointRef, RunFiles
 
 log = logging.getLogger("seqtrain")
@@ -53,7 +53,21 @@ def _write_atomic(path: Path, write: Any) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any], *, summary: dict[str, Any] | None = None) -> None:
-    """Writes `state` (tensors, dicts, numbers, strings) and then its meta file."""
+    """Writes `state` (tensors, dicts, numbers, strings) and then its meta file.
+
+    A failed write (disk full, read-only, no permission) leaves no half-written file behind, and a checkpoint
+    whose meta file could not be written is not taken for complete, so the previous one stays the resume point.
+    """
+    try:
+        _save(path, state, summary)
+    except OSError as e:
+        meta = RunFiles.meta_of(path)
+        for leftover in (path.with_name(path.name + ".tmp"), meta.with_name(meta.name + ".tmp")):
+            leftover.unlink(missing_ok=True)
+        raise RunFileError.from_os_error(e, "the checkpoint") from e
+
+
+def _save(path: Path, state: dict[str, Any], summary: dict[str, Any] | None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"format": FORMAT, "version": VERSION, **state}
     _write_atomic(path, lambda f: torch.save(payload, f))

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
 
 from seqtrain.errors import CheckpointError
+from seqtrain.train import checkpoint
 from seqtrain.train.checkpoint import (
     checkpoints_to_delete,
     latest_usable_checkpoint,
@@ -95,3 +98,34 @@ def test_cleanup_policy_typo_fails_before_training(tiny_corpus: dict, tmp_path: 
     assert run_cli("train", config) == 1
     assert "cleanup_old_models: unknown options ['keep_lats_n']" in capsys.readouterr().err
     assert not (tmp_path / "out" / "model.001.pt").exists()
+
+
+def test_a_model_directory_that_cannot_be_created_is_a_clear_error(tiny_corpus: dict, tmp_path: Path, capsys) -> None:
+    (tmp_path / "a_file").write_text("")
+    config = write_config(tmp_path, tiny_corpus, num_epochs=1)
+    assert run_cli("train", config, f"model={str(tmp_path / 'a_file/exp/model')!r}") == 1
+    error = capsys.readouterr().err
+    assert "seqtrain train: error: cannot write the log file (in the `model` directory)" in error
+    assert "a_file/exp: Not a directory" in error
+
+
+def test_a_checkpoint_that_cannot_be_written_leaves_the_previous_one_as_the_resume_point(
+    tiny_corpus: dict, tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = write_config(tmp_path, tiny_corpus, num_epochs=2)
+    assert run_cli("train", config, "num_epochs=1") == 0
+    real_save = torch.save
+
+    def disk_full(obj: object, f: Any) -> None:
+        real_save(obj, f)  # a partial file, as when the disk fills up during the write
+        raise OSError(errno.ENOSPC, "No space left on device", str(f.name))
+
+    monkeypatch.setattr(checkpoint.torch, "save", disk_full)
+    assert run_cli("train", config) == 1
+    error = capsys.readouterr().err
+    assert "cannot write the checkpoint " in error and "model.002.pt.tmp: No space left on device" in error
+    assert "files written before are intact, and rerunning the command resumes" in error
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.pt*")) == ["model.001.pt"]
+    monkeypatch.setattr(checkpoint.torch, "save", real_save)
+    assert run_cli("train", config) == 0
+    assert checkpoint.verify_checkpoint(tmp_path / "out/model.002.pt") is None
