@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -94,8 +95,18 @@ class Config:
         return "\n".join(lines) + "\n"
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
 def describe_value(value: Any) -> str:
-    """repr, but functions and classes by name and line, so dumps are stable and readable."""
+    """repr, but functions and classes by name and line and no object addresses, also inside dicts and lists
+    (a net dict): dumps are stable across runs, so a resume compares configs, not memory addresses."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{describe_value(k)}: {describe_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(describe_value(v) for v in value) + "]"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(describe_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     if inspect.isfunction(value) or inspect.isclass(value):
         try:
             line = inspect.getsourcelines(value)[1]
@@ -104,4 +115,4 @@ def describe_value(value: Any) -> str:
             return f"<{value.__qualname__}>"
     if callable(value) and not isinstance(value, type):
         return f"<callable {getattr(value, '__qualname__', type(value).__name__)}>"
-    return repr(value)
+    return _ADDRESS.sub("", repr(value))
