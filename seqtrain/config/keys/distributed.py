@@ -9,7 +9,8 @@ declare(
     "torch_distributed",
     dict[str, Any] | None,
     None,
-    "options of training under torchrun: {'reduce_type': 'grad'|'param', 'param_sync_step': K, "
+    "options of training under torchrun: {'reduce_type': 'grad' (DDP) | 'grad_explicit' | 'param', "
+    "'class': DDP class, 'options': {DDP kwargs}, 'param_sync_step': K, 'sync_on_cpu': False, "
     "'batch_size_is_global': False, 'backend': ..., 'timeout_sec': 1800}; None = defaults when torchrun starts it",
     group=G,
 )
