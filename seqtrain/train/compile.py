@@ -38,8 +38,18 @@ def compile_options(value: bool | dict[str, Any]) -> dict[str, Any] | None:
     return dict(value)
 
 
+# Layers of a net dict are often separate compiled frames (the net's own Python between them breaks the graph),
+# and each block of a stack has its own constants (e.g. a stochastic-depth survival probability per block), so
+# one layer class needs one graph per block: torch's default limit of 8 per function sends deep stacks (12
+# conformer blocks) back to eager mode. The accumulated limit (256) still stops a model that recompiles per batch.
+RECOMPILE_LIMIT = 64
+
+
 def compile_model(model: torch.nn.Module, options: dict[str, Any]) -> None:
     """Compiles `model.forward` in place (lazily: the first call compiles)."""
+    import torch._dynamo.config as dynamo_config  # torch's own settings; only needed when compiling
+
+    dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, RECOMPILE_LIMIT)
     try:
         model.forward = torch.compile(model.forward, **options)  # type: ignore[method-assign]
     except (TypeError, ValueError, RuntimeError) as e:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from seqtrain.data.loader import Batch
-from seqtrain.errors import SeqtrainError
+from seqtrain.errors import ConfigError, SeqtrainError
 from seqtrain.train.context import StepContext
 from seqtrain.train.model_builder import ModelBuilder
 from seqtrain.train.precision import LossScaler, Precision
@@ -40,8 +40,17 @@ class TrainStep(torch.nn.Module):
         """The objective (None if no loss gets a gradient, or this rank has no data in this step)."""
         if not batch.num_seqs:  # a rank without data still calls this: DDP keeps its ranks in step here
             return None
-        with self.precision.autocast(self.device):
-            self.builder.train_step(model=self.model, batch=batch, ctx=ctx)
+        try:
+            with self.precision.autocast(self.device):
+                self.builder.train_step(model=self.model, batch=batch, ctx=ctx)
+        except RuntimeError as e:
+            if self.device.type == "cpu" and self.precision.dtype == torch.float16:
+                raise ConfigError(
+                    f"train_step failed under torch_amp float16 on the CPU: {str(e).splitlines()[0]}. CPU autocast "
+                    "has float16 kernels for a few ops only (not LSTMs); use torch_amp='bfloat16' on the CPU, float16 "
+                    "on a GPU"
+                ) from e
+            raise
         if not ctx.losses:
             raise SeqtrainError("train_step marked no loss; call ctx.mark_as_loss(name, loss) in it")
         return ctx.total_loss()

@@ -10,6 +10,7 @@ import torch
 
 from seqtrain.config import Config
 from seqtrain.data.collate import Batch
+from seqtrain.errors import ConfigError
 from seqtrain.train.context import ForwardContext, StepContext
 from seqtrain.train.model_builder import make_model_builder
 from seqtrain.train.precision import Precision
@@ -109,3 +110,19 @@ def test_a_train_step_under_autocast_and_the_output_of_forward_is_float32() -> N
     forward = ForwardContext(epoch=1)
     forward.mark_as_output("y", model(batch["data"]).bfloat16())
     assert forward.outputs["y"][0].dtype == torch.float32
+
+
+def test_float16_on_the_cpu_with_an_lstm_is_a_clear_error() -> None:
+    """oneDNN has no float16 LSTM: the raw RuntimeError becomes one that says what to use instead."""
+
+    def lstm_step(*, model: torch.nn.Module, batch: Batch, ctx: StepContext) -> None:
+        ctx.mark_as_loss("sum", model(batch["data"])[0])
+
+    config = Config.from_dict({"get_model": lambda **_: torch.nn.LSTM(3, 4), "train_step": lstm_step})
+    step = TrainStep(
+        torch.nn.LSTM(3, 4, batch_first=True), make_model_builder(config), Precision(amp=True, dtype=torch.float16),
+        torch.device("cpu"),
+    )  # fmt: skip
+    batch = Batch({"data": torch.randn(2, 4, 3)}, {"data": torch.tensor([4, 3], dtype=torch.int32)}, ["a", "b"], [0, 1])
+    with pytest.raises(ConfigError, match="use torch_amp='bfloat16' on the CPU, float16 on a GPU"):
+        step(batch, StepContext(train=True, epoch=1, step=0))
