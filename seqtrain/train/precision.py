@@ -100,10 +100,10 @@ class Precision:
         return torch.autocast(device_type=device.type, dtype=self.dtype)
 
     def describe(self, device: torch.device) -> str:
-        if not self.amp:
-            return "float32"
-        dtype = self.dtype or torch.get_autocast_dtype(device.type)
         scaler = "no GradScaler" if self.grad_scaler is None else f"GradScaler {self.grad_scaler or 'defaults'}"
+        if not self.amp:  # RETURNN also scales without autocast when grad_scaler is given
+            return "float32" if self.grad_scaler is None else f"float32 ({scaler})"
+        dtype = self.dtype or torch.get_autocast_dtype(device.type)
         eval_note = ", float32 in eval" if not self.in_eval else ""
         return f"autocast {str(dtype).removeprefix('torch.')} ({scaler}{eval_note})"
 

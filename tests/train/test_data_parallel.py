@@ -16,6 +16,7 @@ import torch.distributed as dist
 from seqtrain.config import Config
 from seqtrain.data.collate import Batch
 from seqtrain.errors import ConfigError
+from seqtrain.train.compile import compile_model
 from seqtrain.train.data_parallel import (
     DDPGradients,
     ExplicitGradients,
@@ -278,3 +279,25 @@ def test_replica_digest_sees_a_one_bit_difference() -> None:
     with torch.no_grad():
         b.bias.view(torch.int32)[0] ^= 1
     assert replica_digest(a) != replica_digest(b)
+
+
+def _ddp_compiled(rank: int) -> list[dict[str, list[float] | None]]:
+    """A compiled model (aot_eager: torch.compile's graphs with autograd, no code generation) inside DDP."""
+    step = _step()
+    compile_model(step.model.used, {"backend": "aot_eager"})
+    sync = DDPGradients(wrap_in_ddp(step, None, {"find_unused_parameters": True}), active_ranks=(2, 2), world_size=2)
+    seen = []
+    for i, values in enumerate([[1.0 + rank], [2.0, 3.0 + rank]]):
+        ctx = sync.step_context(epoch=1, step=i, step_in_epoch=i)
+        with sync.backward_sync(sync=True, step_in_epoch=i):
+            forward_backward(sync.step, _batch(values), ctx)
+        sync.before_update(list(step.model.parameters()), step_in_epoch=i)
+        seen.append(_grads(step.model))
+        for p in step.model.parameters():
+            p.grad = None
+    return seen
+
+
+def test_ddp_reduces_the_gradients_of_a_compiled_model() -> None:
+    expected = [{"used.weight": [3.0, 2.0], "aux.weight": None}, {"used.weight": [11.0, 4.0], "aux.weight": None}]
+    assert run_ranks(_ddp_compiled) == [expected, expected]
