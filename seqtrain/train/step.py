@@ -8,6 +8,8 @@ batch k times as large, since losses are summed) and `clip_and_update` once.
 from __future__ import annotations
 
 import math
+import os
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -44,7 +46,7 @@ class TrainStep(torch.nn.Module):
             with self.precision.autocast(self.device):
                 self.builder.train_step(model=self.model, batch=batch, ctx=ctx)
         except RuntimeError as e:
-            if self.device.type == "cpu" and self.precision.dtype == torch.float16:
+            if self.device.type == "cpu" and self.precision.dtype == torch.float16 and _raised_in_torch(e):
                 raise ConfigError(
                     f"train_step failed under torch_amp float16 on the CPU: {str(e).splitlines()[0]}. CPU autocast "
                     "has float16 kernels for a few ops only (not LSTMs); use torch_amp='bfloat16' on the CPU, float16 "
@@ -68,6 +70,12 @@ class GradientNoise:
 
     std: float
     seed: int
+
+
+def _raised_in_torch(error: BaseException) -> bool:
+    """A kernel's error (raised in torch's own code), not one of the user's step."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and f"{os.sep}torch{os.sep}" in frames[-1].filename
 
 
 def forward_backward(

@@ -126,3 +126,16 @@ def test_float16_on_the_cpu_with_an_lstm_is_a_clear_error() -> None:
     batch = Batch({"data": torch.randn(2, 4, 3)}, {"data": torch.tensor([4, 3], dtype=torch.int32)}, ["a", "b"], [0, 1])
     with pytest.raises(ConfigError, match="use torch_amp='bfloat16' on the CPU, float16 on a GPU"):
         step(batch, StepContext(train=True, epoch=1, step=0))
+
+
+def test_an_error_of_the_users_step_under_float16_on_the_cpu_stays_as_it_is() -> None:
+    def failing_step(*, model: torch.nn.Module, batch: Batch, ctx: StepContext) -> None:
+        raise RuntimeError("my own bug")
+
+    config = Config.from_dict({"get_model": lambda **_: torch.nn.Linear(3, 2), "train_step": failing_step})
+    step = TrainStep(
+        torch.nn.Linear(3, 2), make_model_builder(config), Precision(amp=True, dtype=torch.float16), torch.device("cpu")
+    )
+    batch = Batch({"data": torch.randn(1, 2, 3)}, {"data": torch.tensor([2], dtype=torch.int32)}, ["a"], [0])
+    with pytest.raises(RuntimeError, match="my own bug"):
+        step(batch, StepContext(train=True, epoch=1, step=0))
