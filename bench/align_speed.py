@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from bench.timing import fastest_and_median
-from seqtrain.align.ctc_align import ctc_forced_align
+from seqtrain.hmm.ctc_align import ctc_forced_align
 
 
 def numpy_ctc_align(log_probs: np.ndarray, labels: np.ndarray, blank: int) -> np.ndarray:

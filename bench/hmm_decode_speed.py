@@ -16,7 +16,7 @@ import json
 import torch
 
 from bench.timing import fastest_and_median
-from seqtrain.align.hmm_topology import HmmTopology
+from seqtrain.hmm.topology import HmmTopology
 from seqtrain.recog.decoders import hmm_greedy_decode
 from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode
 

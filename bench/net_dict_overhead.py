@@ -23,9 +23,9 @@ from torch import nn
 
 from seqtrain.config import Config
 from seqtrain.data.loader import Batch
-from seqtrain.nn.network import NetDictModelBuilder
-from seqtrain.train.context import StepContext
-from seqtrain.train.model_builder import FunctionModelBuilder
+from seqtrain.model.builder import FunctionModelBuilder
+from seqtrain.model.context import StepContext
+from seqtrain.model.net_dict_builder import NetDictModelBuilder
 
 VOCAB = 28
 

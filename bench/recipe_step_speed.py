@@ -24,10 +24,10 @@ from bench.timing import interleaved_fastest
 from seqtrain.config import Config, load_config
 from seqtrain.data.loader import Batch, iterate_batches
 from seqtrain.data.setup import build_data, plan_for
+from seqtrain.model.context import StepContext
+from seqtrain.model.make_builder import make_model_builder
 from seqtrain.rng import derive_seed, seed_all
-from seqtrain.train.context import StepContext
-from seqtrain.train.model_builder import make_model_builder
-from seqtrain.train.optim import make_optimizer
+from seqtrain.train.optim.optimizers import make_optimizer
 
 REPO = Path(__file__).resolve().parents[1]
 EPOCH_FRAMES = 1_237_088

@@ -22,8 +22,8 @@ from collections.abc import Callable
 import torch
 
 from bench.timing import interleaved_fastest
-from seqtrain.train.lr_schedule import StepLearningRate, parse_step_shape
-from seqtrain.train.optim import make_optimizer, set_learning_rate
+from seqtrain.train.optim.lr_schedule import StepLearningRate, parse_step_shape
+from seqtrain.train.optim.optimizers import make_optimizer, set_learning_rate
 from seqtrain.train.step import ClipOptions, GradientNoise, clip_and_update
 
 

@@ -36,9 +36,9 @@ import torch.multiprocessing  # (registers how tensors cross process boundaries:
 from torch import nn
 
 from bench.anchor.plain_torch import NUM_CLASSES, Model
+from seqtrain.model.context import StepContext
 from seqtrain.rng import derive_seed, seed_all
-from seqtrain.train.context import StepContext
-from seqtrain.train.optim import set_learning_rate
+from seqtrain.train.optim.optimizers import set_learning_rate
 from seqtrain.train.scores import ScoreAccumulator
 
 BATCH_SEQS, BATCH_FRAMES = 20, 250

@@ -22,9 +22,10 @@ from seqtrain.data.generating import GeneratingDataset
 from seqtrain.data.hdf import HDFWriter
 from seqtrain.data.loader import Batch
 from seqtrain.data.setup import DataSetup, build_data
-from seqtrain.train.context import StepContext
-from seqtrain.train.model_builder import ModelBuilder, make_model_builder
-from seqtrain.train.precision import Precision
+from seqtrain.model.builder import ModelBuilder
+from seqtrain.model.context import StepContext
+from seqtrain.model.make_builder import make_model_builder
+from seqtrain.model.precision import Precision
 from seqtrain.train.step import TrainStep, forward_backward
 
 REPO = Path(__file__).resolve().parents[2]

@@ -156,9 +156,9 @@ class ConformerPlain:
 
     def __init__(self, device: torch.device) -> None:
         from seqtrain.config import Config
-        from seqtrain.nn.network import NetDictModelBuilder
+        from seqtrain.model.net_dict_builder import NetDictModelBuilder
         from seqtrain.rng import derive_seed, seed_all
-        from seqtrain.train.lr_schedule import parse_step_shape
+        from seqtrain.train.optim.lr_schedule import parse_step_shape
 
         recipe = conformer_recipe()
         self.builder = NetDictModelBuilder(
@@ -186,7 +186,7 @@ class ConformerPlain:
 
     def loss(self, step: int, x: torch.Tensor, x_lens: torch.Tensor, y: torch.Tensor, y_lens: torch.Tensor) -> StepLoss:
         from seqtrain.data.collate import Batch
-        from seqtrain.train.context import StepContext
+        from seqtrain.model.context import StepContext
 
         batch = Batch({"data": x, "classes": y}, {"data": x_lens, "classes": y_lens}, [], [])
         ctx = StepContext(train=True, epoch=1, step=step)

@@ -82,8 +82,10 @@ def emit(record: dict[str, Any]) -> None:
 
 
 def parse_output(text: str) -> list[dict[str, Any]]:
-    """The records a process emitted, in order."""
-    return [json.loads(line[len(MARKER) :]) for line in text.splitlines() if line.startswith(MARKER)]
+    """The records the processes emitted, in order. Several ranks share one output stream, so a record may
+    follow another rank's text on the same line (seen under load): each marker starts one JSON object."""
+    decoder = json.JSONDecoder()
+    return [decoder.raw_decode(chunk)[0] for chunk in text.split(MARKER)[1:]]
 
 
 class SeqtrainProbe(logging.Filter):

@@ -1,1 +1,1 @@
-"""Frame-level alignments: linear, Viterbi through HMM state graphs, CTC forced alignment, dumping to HDF."""
+"""Frame-level alignments written to HDF files, and how much they changed."""

@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqtrain.align.aligner import Aligner, AlignSettings
 from seqtrain.align.compare import AlignmentChange, compare_alignments
 from seqtrain.config import Config
 from seqtrain.data.batching import BatchSpec, Items, make_batches
@@ -29,8 +28,9 @@ from seqtrain.data.hdf import INPUT_KEY, HDFWriter
 from seqtrain.data.loader import Batch, iterate_batches
 from seqtrain.data.setup import DataSetup, build_data
 from seqtrain.errors import ConfigError, DataError
-from seqtrain.recog.forward import forward_outputs
-from seqtrain.train.trained_model import TrainedModel, load_trained_model
+from seqtrain.hmm.aligner import Aligner, AlignSettings
+from seqtrain.model.forward import forward_outputs
+from seqtrain.model.trained_model import TrainedModel, load_trained_model
 
 log = logging.getLogger("seqtrain")
 

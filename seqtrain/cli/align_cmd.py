@@ -8,7 +8,7 @@ from pathlib import Path
 from seqtrain.align.dump import align_dataset
 from seqtrain.config import load_config
 from seqtrain.log import setup_logging
-from seqtrain.train.pipeline import config_for_command
+from seqtrain.model.pipeline_stages import config_for_command
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.config import load_config
-from seqtrain.train.lr_preview import EpochRates, preview
-from seqtrain.train.run_files import RunFiles
+from seqtrain.train.optim.lr_preview import EpochRates, preview
 
 MAX_PLOT_POINTS = 200_000
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from seqtrain.config import load_config
-from seqtrain.train.pipeline_report import format_status, pipeline_status, status_json
+from seqtrain.pipeline.report import format_status, pipeline_status, status_json
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

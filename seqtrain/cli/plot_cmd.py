@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from seqtrain.errors import ConfigError
-from seqtrain.train.lr_file import EpochData, read_scores
+from seqtrain.train.optim.lr_file import EpochData, read_scores
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

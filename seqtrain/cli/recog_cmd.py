@@ -7,8 +7,8 @@ from pathlib import Path
 
 from seqtrain.config import load_config
 from seqtrain.log import setup_logging
+from seqtrain.model.pipeline_stages import config_for_command
 from seqtrain.recog.run import recognize
-from seqtrain.train.pipeline import config_for_command
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from seqtrain.config import load_config
-from seqtrain.train.engine import train
+from seqtrain.pipeline.run import train
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -31,7 +31,7 @@ DEFAULT_INIT = {"forward_weights_init": "glorot_uniform", "recurrent_weights_ini
 
 @dataclass(frozen=True)
 class StepOptions:
-    """A layer's schedulable values resolved for one step (see `seqtrain.nn.network`)."""
+    """A layer's schedulable values resolved for one step (see `seqtrain.model.net_dict_builder`)."""
 
     dropout: float = 0.0
     dropout_broadcast: frozenset[str] = frozenset()

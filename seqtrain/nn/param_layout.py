@@ -1,6 +1,6 @@
 """Which blocks each parameter axis of a net-dict network is made of, for growing networks in width.
 
-See `seqtrain.train.growth`: an LSTM's gates, a BLSTM's two directions and the concatenated sources
+See `seqtrain.model.growth`: an LSTM's gates, a BLSTM's two directions and the concatenated sources
 of a layer are blocks that grow separately. The blocks of a layer's input follow from its sources
 (data keys are one block, a BLSTM gives [n, n], shape-preserving layers pass their input's blocks on,
 several sources concatenate), and the blocks of its parameters from its class. Layers seqtrain does not

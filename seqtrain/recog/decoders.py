@@ -19,10 +19,10 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from seqtrain.align.aligner import Aligner, AlignSettings
-from seqtrain.align.hmm_topology import HmmTopology
 from seqtrain.config import Config
 from seqtrain.errors import ConfigError
+from seqtrain.hmm.aligner import Aligner, AlignSettings
+from seqtrain.hmm.topology import HmmTopology
 from seqtrain.recog.ctc import ctc_greedy_decode
 from seqtrain.recog.prior import load_log_prior
 from seqtrain.recog.transducer import Transducer, transducer_beam_search, transducer_greedy_decode

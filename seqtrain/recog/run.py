@@ -9,10 +9,10 @@ from pathlib import Path
 from seqtrain.config import Config
 from seqtrain.data.setup import build_data
 from seqtrain.errors import ConfigError, DataError
+from seqtrain.model.forward import forward_outputs
+from seqtrain.model.trained_model import load_trained_model
 from seqtrain.recog.decoders import make_decoder
-from seqtrain.recog.forward import forward_outputs
 from seqtrain.recog.wer import WerResult, labels_to_text, word_error_rate
-from seqtrain.train.trained_model import load_trained_model
 
 log = logging.getLogger("seqtrain")
 

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from seqtrain.align.graph import TransitionScores
-from seqtrain.align.hmm_topology import HmmTopology
 from seqtrain.errors import ConfigError
+from seqtrain.hmm.graph import TransitionScores
+from seqtrain.hmm.topology import HmmTopology
 
 _NEG_INF = float("-inf")
 

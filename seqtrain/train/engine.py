@@ -12,35 +12,36 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from seqtrain.checkpoint import store as ckpt
+from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.config import Config
 from seqtrain.data.epoch import EpochPlan
 from seqtrain.data.loader import iterate_batches
 from seqtrain.data.setup import plan_for
 from seqtrain.errors import SeqtrainError
 from seqtrain.log import setup_logging
+from seqtrain.model.make_builder import make_model_builder
+from seqtrain.model.pipeline_stages import with_pipeline_epochs
+from seqtrain.model.precision import LossScaler, Precision
 from seqtrain.runtime import keep_freed_memory
-from seqtrain.train import checkpoint as ckpt
 from seqtrain.train.compile import compile_options, compiled_graphs
 from seqtrain.train.config_snapshot import config_diff, log_changes, save_resolved, save_source, scheduled_values
 from seqtrain.train.determinism import deterministic_algorithms
-from seqtrain.train.distributed import DistributedRun, distributed_run
+from seqtrain.train.distributed.run import DistributedRun, distributed_run
 from seqtrain.train.epoch_data import EpochDatasets
 from seqtrain.train.epoch_log import log_epoch_start, log_epoch_summary
 from seqtrain.train.evaluation import evaluate_datasets, run_epoch_hook, scores_by_dataset
 from seqtrain.train.loop import EpochStats, TrainEpochInput, train_epoch
-from seqtrain.train.lr_setup import epoch_learning_rate, make_learning_rate_control, step_learning_rate
-from seqtrain.train.model_builder import make_model_builder
 from seqtrain.train.model_state import ModelState
-from seqtrain.train.pipeline_actions import make_pipeline_actions, with_pipeline_epochs
-from seqtrain.train.precision import LossScaler, Precision
+from seqtrain.train.optim.lr_setup import epoch_learning_rate, make_learning_rate_control, step_learning_rate
 from seqtrain.train.run_checkpoints import Progress, RunCheckpoints
-from seqtrain.train.run_files import RunFiles
 from seqtrain.train.scores import ScoreAccumulator
 from seqtrain.train.step import ClipOptions, TrainStep
 from seqtrain.train.stop_signal import StopRequests
@@ -61,8 +62,15 @@ class TrainResult:
     model: torch.nn.Module | None = None
 
 
+# What runs between epochs once the epochs before are trained (a pipeline's align/recog actions), given the
+# run's processes; it gets the number of epochs trained so far. Made by the layer above (`seqtrain.pipeline`).
+BetweenEpochs = Callable[[DistributedRun], Callable[[int], object]]
+
+
 class Trainer:
-    def __init__(self, config: Config, dist: DistributedRun | None = None) -> None:
+    def __init__(
+        self, config: Config, dist: DistributedRun | None = None, between_epochs: BetweenEpochs | None = None
+    ) -> None:
         # ---- processes, files, logging, device (in a multi-process run only rank 0 writes files)
         self.config = config = with_pipeline_epochs(config)  # a pipeline's stages define num_epochs
         self.dist = dist or DistributedRun.single_process(config.get("torch_distributed"), config.get("device"))
@@ -95,7 +103,7 @@ class Trainer:
         tb_dir = self.files.tensorboard_dir if self.files and config.get("tensorboard") else None
         self.scalar_log = ScalarLog(tb_dir)
         self.progress = Progress()
-        self.actions = make_pipeline_actions(config, self.dist)  # a pipeline's align/recog/... between epochs
+        self.between_epochs = between_epochs(self.dist) if between_epochs is not None else (lambda trained: None)
         self.stop = StopRequests()
 
     # ------------------------------------------------------------------ run
@@ -107,7 +115,7 @@ class Trainer:
         result = TrainResult(global_step=self.progress.global_step)
         if self.progress.epoch > 0 and self.progress.complete:
             self._evaluate_if_missing(self.progress.epoch)
-        self.actions.run_due(first_epoch - 1)  # pipeline actions after the epochs trained so far, if not done
+        self.between_epochs(first_epoch - 1)  # pipeline actions after the epochs trained so far, if not done
         if first_epoch > num_epochs:
             log.info(
                 "training finished already: epoch %d of num_epochs=%d is done; increase num_epochs to continue",
@@ -128,7 +136,7 @@ class Trainer:
                     result.scores[epoch] = self._run_epoch(epoch, epoch_config, start_batch, resumed_state=resumed)
                     resumed, start_batch = None, 0
                     result.epochs_trained.append(epoch)
-                    self.actions.run_due(epoch)
+                    self.between_epochs(epoch)
         finally:
             self.scalar_log.close()
         result.global_step = self.progress.global_step
@@ -330,10 +338,10 @@ class Trainer:
         self.lr_control.save()
 
 
-def train(config: Config) -> TrainResult:
-    """Trains in this process, or as one rank of a run that torchrun started (see seqtrain.train.distributed)."""
+def train(config: Config, between_epochs: BetweenEpochs | None = None) -> TrainResult:
+    """Trains in this process, or as one rank of a run that torchrun started (see seqtrain.train.distributed.run)."""
     if config.get("keep_freed_memory"):
         keep_freed_memory()
     ranks = distributed_run(config.get("torch_distributed"), config.get("device"), coordinated=(TrainingInterrupted,))
     with deterministic_algorithms(config.get("deterministic_train")), ranks as dist:
-        return Trainer(config, dist).run()
+        return Trainer(config, dist, between_epochs).run()

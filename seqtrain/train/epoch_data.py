@@ -15,7 +15,7 @@ from typing import Any
 from seqtrain.config import Config
 from seqtrain.config.config import describe_value
 from seqtrain.data.setup import DataSetup, build_data
-from seqtrain.train.model_builder import ModelBuilder
+from seqtrain.model.builder import ModelBuilder
 
 log = logging.getLogger("seqtrain")
 

@@ -7,10 +7,10 @@ import torch
 from seqtrain.config import Config
 from seqtrain.data.loader import iterate_batches
 from seqtrain.data.setup import DataSetup, plan_for
-from seqtrain.train.distributed import DistributedRun
+from seqtrain.model.builder import ModelBuilder, call_with_accepted
+from seqtrain.model.precision import Precision
+from seqtrain.train.distributed.run import DistributedRun
 from seqtrain.train.loop import EpochStats, evaluate
-from seqtrain.train.model_builder import ModelBuilder, call_with_accepted
-from seqtrain.train.precision import Precision
 from seqtrain.train.scores import ScoreAccumulator
 
 

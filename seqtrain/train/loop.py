@@ -17,11 +17,11 @@ from tqdm import tqdm
 from seqtrain.data.loader import Batch
 from seqtrain.errors import ConfigError, SeqtrainError
 from seqtrain.log import format_scores
+from seqtrain.model.builder import ModelBuilder
+from seqtrain.model.context import StepContext
+from seqtrain.model.precision import LossScaler, Precision
 from seqtrain.rng import derive_seed, seed_all
-from seqtrain.train.context import StepContext
-from seqtrain.train.model_builder import ModelBuilder
-from seqtrain.train.optim import set_learning_rate
-from seqtrain.train.precision import LossScaler, Precision
+from seqtrain.train.optim.optimizers import set_learning_rate
 from seqtrain.train.scores import ScoreAccumulator
 from seqtrain.train.step import ClipOptions, GradientNoise, TrainStep, clip_and_update, forward_backward
 from seqtrain.train.tensorboard import ScalarLog
@@ -43,7 +43,7 @@ class EpochStats:
 
 
 class ParallelStep(Protocol):
-    """How the ranks of a multi-process run combine their steps (`seqtrain.train.data_parallel`)."""
+    """How the ranks of a multi-process run combine their steps (`seqtrain.train.distributed.data_parallel`)."""
 
     update_seed_rank: int  # rank in the seed of update-time randomness: 0 when all replicas must update alike
     step: Callable[[Batch, StepContext], torch.Tensor | None]  # the train step, e.g. inside DDP

@@ -10,12 +10,12 @@ import torch
 
 from seqtrain.config import Config
 from seqtrain.errors import CheckpointError
-from seqtrain.nn.preload import apply_preload
+from seqtrain.model.builder import ModelBuilder
+from seqtrain.model.param_transfer import TransferOptions, model_layout, transfer_state
+from seqtrain.model.preload import apply_preload
 from seqtrain.rng import derive_seed, seed_all
 from seqtrain.train.compile import compile_model
-from seqtrain.train.model_builder import ModelBuilder
-from seqtrain.train.optim import load_optimizer_state, make_optimizer
-from seqtrain.train.param_transfer import TransferOptions, model_layout, transfer_state
+from seqtrain.train.optim.optimizers import load_optimizer_state, make_optimizer
 from seqtrain.train.trainable import ParamSelection, apply_selection
 
 log = logging.getLogger("seqtrain")

@@ -15,17 +15,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from seqtrain.checkpoint import store as ckpt
+from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.config import Config
 from seqtrain.data.epoch import EpochPlan
 from seqtrain.errors import ConfigError
+from seqtrain.model.precision import LossScaler
 from seqtrain.rng import rng_state
-from seqtrain.train import checkpoint as ckpt
-from seqtrain.train.distributed import DistributedRun
+from seqtrain.train.distributed.run import DistributedRun
 from seqtrain.train.loop import EpochStats
-from seqtrain.train.lr_control import LearningRateControl
 from seqtrain.train.model_state import ModelState
-from seqtrain.train.precision import LossScaler
-from seqtrain.train.run_files import RunFiles
+from seqtrain.train.optim.lr_control import LearningRateControl
 from seqtrain.train.scores import ScoreAccumulator
 
 log = logging.getLogger("seqtrain")

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from seqtrain.train.context import MarkedLoss
+from seqtrain.model.context import MarkedLoss
 
 
 class ScoreAccumulator:

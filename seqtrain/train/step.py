@@ -17,9 +17,9 @@ import torch
 
 from seqtrain.data.loader import Batch
 from seqtrain.errors import ConfigError, SeqtrainError
-from seqtrain.train.context import StepContext
-from seqtrain.train.model_builder import ModelBuilder
-from seqtrain.train.precision import LossScaler, Precision
+from seqtrain.model.builder import ModelBuilder
+from seqtrain.model.context import StepContext
+from seqtrain.model.precision import LossScaler, Precision
 
 
 class TrainStep(torch.nn.Module):

@@ -100,6 +100,12 @@ def _record(msg: str, *args: object, level: int = logging.INFO) -> logging.LogRe
     return logging.LogRecord("seqtrain", level, __file__, 1, msg, args, None)
 
 
+def test_records_of_two_ranks_on_one_line_are_both_read() -> None:
+    """Two ranks write one log file; under load one's record can follow the other's text on the same line."""
+    text = 'W warning\nGPUBENCH {"rank": 0, "x": [1]}GPUBENCH {"rank": 1, "x": [2]}\n\nnoise GPUBENCH {"rank": 0}\n'
+    assert probe.parse_output(text) == [{"rank": 0, "x": [1]}, {"rank": 1, "x": [2]}, {"rank": 0}]
+
+
 def test_seqtrain_probe_times_steps_and_reports_at_the_summary(capsys: pytest.CaptureFixture[str]) -> None:
     p = probe.SeqtrainProbe()
     assert p.filter(_record("device %s, %s%s", "cpu", "float32", "")) is True

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from seqtrain.align.ctc_align import ctc_forced_align
-from seqtrain.align.hmm_topology import HmmTopology
-from seqtrain.align.linear import linear_alignment
 from seqtrain.config import load_config
 from seqtrain.data.factory import make_dataset
 from seqtrain.data.hdf import HDFDataset
-from seqtrain.train.trained_model import load_trained_model
+from seqtrain.hmm.ctc_align import ctc_forced_align
+from seqtrain.hmm.linear import linear_alignment
+from seqtrain.hmm.topology import HmmTopology
+from seqtrain.model.trained_model import load_trained_model
 from tests.corpus import VOCAB, write_config
 from tests.train.helpers import run_cli
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtrain.train.lr_file import EpochData, read_scores, write_scores
+from seqtrain.train.optim.lr_file import EpochData, read_scores, write_scores
 from tests.corpus import write_config
 from tests.train.helpers import run_cli
 

@@ -9,7 +9,7 @@ from seqtrain.config.loader import load_config
 from seqtrain.train.config_snapshot import config_diff
 
 NET_WITH_OBJECTS = """
-from seqtrain.train.pretrain import WrapEpochValue
+from seqtrain.model.pretrain import WrapEpochValue
 
 def _double(x):
     return 2 * x

@@ -64,7 +64,7 @@ def test_partition_epoch_splits_the_pass_before_bucketing() -> None:
 
 @pytest.mark.slow
 def test_training_with_bucket_order_and_chunks_resumes_bitwise(tiny_corpus: dict, tmp_path) -> None:
-    from seqtrain.train.lr_file import read_scores
+    from seqtrain.train.optim.lr_file import read_scores
     from tests.corpus import write_config
     from tests.train.helpers import assert_bitwise_equal, model_params, run_cli
 

@@ -8,8 +8,8 @@ import torch
 
 from seqtrain.config import Config
 from seqtrain.data.loader import Batch
-from seqtrain.nn.network import NetDictModelBuilder
-from seqtrain.train.context import StepContext
+from seqtrain.model.context import StepContext
+from seqtrain.model.net_dict_builder import NetDictModelBuilder
 
 FEATURES = 6
 CLASSES = 5

@@ -6,6 +6,8 @@ import torch
 from torch import nn
 
 from seqtrain.config import Config
+from seqtrain.model.builder import FunctionModelBuilder
+from seqtrain.model.context import StepContext
 from seqtrain.nn.regularization import (
     broadcast_axes,
     dropout,
@@ -14,8 +16,6 @@ from seqtrain.nn.regularization import (
     noisy_parameters,
     stochastic_depth,
 )
-from seqtrain.train.context import StepContext
-from seqtrain.train.model_builder import FunctionModelBuilder
 from tests.nn.helpers import build, make_batch, make_builder, run_step
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqtrain.align.rnnt_path import rnnt_path_from_frame_labels
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.nn.layers.transducer import TransducerLayer, rnnt_alignment_ce_loss, rnnt_full_sum_loss
 from seqtrain.nn.rnnt_loss import rnnt_loss
+from seqtrain.nn.rnnt_path import rnnt_path_from_frame_labels
 from seqtrain.nn.seq import Seq, SeqInfo
 
 BLANK = 4

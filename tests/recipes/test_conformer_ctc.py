@@ -13,9 +13,9 @@ import torch
 from seqtrain.cli.main import main
 from seqtrain.config import load_config
 from seqtrain.data.loader import Batch
-from seqtrain.nn.network import NetDictModelBuilder
-from seqtrain.train.context import ForwardContext
-from seqtrain.train.lr_file import read_scores
+from seqtrain.model.context import ForwardContext
+from seqtrain.model.net_dict_builder import NetDictModelBuilder
+from seqtrain.train.optim.lr_file import read_scores
 from tests.train.helpers import REPO
 
 CONFIG = REPO / "recipes/tts_digits/conformer_ctc.py"

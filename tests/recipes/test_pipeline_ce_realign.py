@@ -10,7 +10,7 @@ import pytest
 
 from seqtrain.config import load_config
 from seqtrain.data.hdf import HDFDataset
-from seqtrain.train.pipeline_report import pipeline_status
+from seqtrain.pipeline.report import pipeline_status
 from tests.train.helpers import REPO, model_params, run_cli
 
 CONFIG = REPO / "recipes/tts_digits/pipeline_ce_realign.py"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from seqtrain.cli.main import main
-from seqtrain.train.lr_file import read_scores
+from seqtrain.train.optim.lr_file import read_scores
 from tests.train.helpers import REPO
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from seqtrain.align.hmm_topology import HmmTopology
 from seqtrain.config import Config
 from seqtrain.errors import ConfigError
+from seqtrain.hmm.topology import HmmTopology
 from seqtrain.recog.decoders import find_transducer, hmm_greedy_decode, make_decoder
 from seqtrain.recog.transducer import transducer_beam_search, transducer_greedy_decode
 from tests.nn.helpers import build, make_builder

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import torch
 
+from seqtrain.model.context import StepContext
 from seqtrain.recog.metrics import ctc_greedy_word_errors
-from seqtrain.train.context import StepContext
 from seqtrain.train.scores import ScoreAccumulator
 
 VOCAB = " ab"

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtrain.align.hmm_topology import HmmTopology
-from seqtrain.align.hmm_viterbi import viterbi_align
 from seqtrain.config import Config
 from seqtrain.errors import ConfigError
+from seqtrain.hmm.topology import HmmTopology
+from seqtrain.hmm.viterbi import viterbi_align
 from seqtrain.recog.decoders import make_decoder
 from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode, read_lexicon, spell_lexicon
 

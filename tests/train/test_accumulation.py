@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from seqtrain.train.lr_file import read_scores
+from seqtrain.train.optim.lr_file import read_scores
 from tests.corpus import write_config
 from tests.train.helpers import assert_bitwise_equal, model_params, run_cli
 from tests.train.test_generic_schedule import WEIGHTS_MODEL

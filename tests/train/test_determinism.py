@@ -14,7 +14,7 @@ from seqtrain.data.batching import BatchSpec
 from seqtrain.data.hdf import HDFDataset
 from seqtrain.data.loader import iterate_batches
 from seqtrain.train.determinism import CUBLAS_WORKSPACE, determinism_summary, deterministic_algorithms
-from seqtrain.train.lr_file import read_scores
+from seqtrain.train.optim.lr_file import read_scores
 from tests.corpus import write_config
 from tests.train.helpers import assert_bitwise_equal, model_params, run_cli
 

@@ -15,9 +15,9 @@ import torch
 
 from seqtrain.config import load_config
 from seqtrain.data.setup import build_data, plan_for
+from seqtrain.model.builder import FunctionModelBuilder
 from seqtrain.train import engine
-from seqtrain.train.lr_file import EpochData, read_scores, write_scores
-from seqtrain.train.model_builder import FunctionModelBuilder
+from seqtrain.train.optim.lr_file import EpochData, read_scores, write_scores
 from tests.corpus import write_config
 from tests.train.helpers import run_cli
 
@@ -88,7 +88,7 @@ def test_seed_gradient_clip_example_changes_clipping_exactly_at_epoch_5(
 
 
 try:
-    import seqtrain.nn.network  # noqa: F401
+    import seqtrain.model.net_dict_builder  # noqa: F401
 
     HAVE_NET_DICT = True
 except ImportError:

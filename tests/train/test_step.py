@@ -11,9 +11,9 @@ import torch
 from seqtrain.config import Config
 from seqtrain.data.collate import Batch
 from seqtrain.errors import ConfigError
-from seqtrain.train.context import ForwardContext, StepContext
-from seqtrain.train.model_builder import make_model_builder
-from seqtrain.train.precision import Precision
+from seqtrain.model.context import ForwardContext, StepContext
+from seqtrain.model.make_builder import make_model_builder
+from seqtrain.model.precision import Precision
 from seqtrain.train.step import ClipOptions, GradientNoise, TrainStep, add_gradient_noise_, clip_and_update
 from tests.corpus import write_config
 from tests.train.helpers import run_cli

@@ -10,7 +10,7 @@ import torch
 
 from seqtrain.config import Config, load_config
 from seqtrain.errors import ConfigError
-from seqtrain.train.model_builder import make_model_builder
+from seqtrain.model.make_builder import make_model_builder
 from seqtrain.train.model_state import ModelState
 from seqtrain.train.trainable import ParamSelection, apply_selection, frozen_names
 from tests.train.helpers import model_params, run_cli

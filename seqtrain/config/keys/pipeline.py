@@ -1,4 +1,4 @@
-"""Keys of multi-stage training pipelines (train -> align -> train ...), see `seqtrain.train.pipeline`."""
+"""Keys of multi-stage training pipelines (train -> align -> train ...), see `seqtrain.model.pipeline_stages`."""
 
 from typing import Any
 

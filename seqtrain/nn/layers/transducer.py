@@ -9,7 +9,7 @@ Sources: the encoder frames [B, T, E], then labels. Without `alignment` they are
 [B, U] and the output is the joint's logits over the whole T x (U+1) lattice [B, T, U+1, n_out], for
 the full-sum loss. With `alignment: True` they are a frame-level alignment [B, T] (a label or blank per
 frame, as `seqtrain align --mode ctc` writes it): the layer turns it into one lattice path
-(`seqtrain.align.rnnt_path`) and outputs the joint's logits only at its T + U nodes [B, T+U, n_out],
+(`seqtrain.nn.rnnt_path`) and outputs the joint's logits only at its T + U nodes [B, T+U, n_out],
 for frame-wise CE: much cheaper than the lattice. Both settings have the same parameters, so a
 pipeline can train CE on an alignment first and then the full sum, carrying every parameter over.
 
@@ -27,10 +27,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from seqtrain.align.rnnt_path import path_cross_entropy, rnnt_path_from_frame_labels
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.nn.layer import Layer, activation_fn, require_dense_1d
 from seqtrain.nn.rnnt_loss import rnnt_loss
+from seqtrain.nn.rnnt_path import path_cross_entropy, rnnt_path_from_frame_labels
 from seqtrain.nn.seq import Seq, SeqInfo
 
 

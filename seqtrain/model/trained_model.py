@@ -1,0 +1,60 @@
+"""Loading the model of a finished epoch, for recog, forward, align and eval commands."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from seqtrain.checkpoint.run_files import RunFiles
+from seqtrain.checkpoint.store import load_checkpoint
+from seqtrain.config import Config
+from seqtrain.device import pick_device
+from seqtrain.errors import CheckpointError, ConfigError
+from seqtrain.model.builder import ModelBuilder
+from seqtrain.model.make_builder import make_model_builder
+from seqtrain.model.preload import apply_preload
+from seqtrain.rng import derive_seed, seed_all
+
+log = logging.getLogger("seqtrain")
+
+
+@dataclass
+class TrainedModel:
+    model: torch.nn.Module
+    builder: ModelBuilder
+    epoch: int
+    device: torch.device
+    path: Path
+
+
+def load_trained_model(config: Config, epoch: int | None = None) -> TrainedModel:
+    """The model of `epoch` (default: the last finished epoch), in eval mode on the configured device."""
+    prefix = config.get("model")
+    if not prefix:
+        raise ConfigError("the config sets no `model` path, so there are no checkpoints to load")
+    files = RunFiles(Path(prefix))
+    finished = [r for r in files.checkpoints() if r.complete]
+    if epoch is None:
+        if not finished:
+            raise CheckpointError(f"no finished epoch checkpoint {prefix}.NNN.pt found; train first")
+        epoch = finished[-1].epoch
+    path = files.epoch_checkpoint(epoch)
+    if not path.exists():
+        have = ", ".join(str(r.epoch) for r in finished) or "none"
+        raise CheckpointError(f"checkpoint {path} does not exist (finished epochs: {have})")
+    state = load_checkpoint(path)
+    device = pick_device(config.get("device"))
+    builder = make_model_builder(config)
+    seed_all(derive_seed(config.get("random_seed"), "init", epoch))
+    model = builder.build(epoch=epoch, step=int(state["global_step"])).to(device)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as e:
+        raise CheckpointError(f"checkpoint {path} does not fit the model the config builds: {e}") from e
+    apply_preload(model, config.get("preload_from_files"), training=False)  # entries without init_for_train
+    model.eval()
+    log.info("loaded %s (epoch %d)", path, epoch)
+    return TrainedModel(model, builder, epoch, device, path)

@@ -1,0 +1,1 @@
+"""Multi-stage runs: training stages with align/recog/custom actions between them, run exactly once."""

@@ -1,0 +1,1 @@
+"""Multi-process training on torch.distributed: ranks, data sharding, gradient/parameter synchronisation."""

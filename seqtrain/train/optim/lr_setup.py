@@ -1,0 +1,165 @@
+"""From the config's learning-rate keys to the per-epoch control and the per-step rate.
+
+Training and `seqtrain lr-schedule` both go through here, so the command shows exactly the rates
+training uses. How the forms of `learning_rate` combine with the rest:
+
+- a number: RETURNN's `learning_rate` (the rate of the first epoch; the control takes it from there);
+- `{epoch: lr}`: the rate is reset to `lr` at each listed epoch (like `learning_rates`), the control
+  runs in between;
+- `f(*, epoch, step)`: the rate of every step (times `learning_rate_step_schedule`, then
+  `dynamic_learning_rate`); there is nothing left to control, so it needs `learning_rate_control =
+  "constant"` and no `learning_rates`. The file records its value at each epoch's first step.
+
+With `pretrain`, RETURNN's rule holds: its epochs train at the constant `pretrain_learning_rate` (scores of
+a net that grows every epoch say nothing about the rate), the first epoch after them at `learning_rate`,
+and the control decides from the next one on; `use_learning_rate_control_always` lets it decide throughout.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from seqtrain.config import Config
+from seqtrain.errors import ConfigError
+from seqtrain.model.pretrain import make_pretrain
+from seqtrain.train.optim.lr_control import LearningRateControl
+from seqtrain.train.optim.lr_options import ControlOptions
+from seqtrain.train.optim.lr_schedule import StepLearningRate, parse_step_shape
+
+log = logging.getLogger("seqtrain")
+
+_KIND = {"newbob": "newbob_rel", "newbob_relative": "newbob_rel"}  # RETURNN's aliases
+
+
+def _predefined(config: Config) -> dict[int, float]:
+    """`learning_rates` (list from epoch 1, or dict) plus the epochs of a `{epoch: lr}` learning_rate."""
+    given = config.get("learning_rates")
+    listed: dict[int, float] = {}
+    if isinstance(given, list):
+        listed = {i + 1: float(v) for i, v in enumerate(given)}
+    elif isinstance(given, dict):
+        listed = {int(e): float(v) for e, v in given.items()}
+    if any(e < 1 for e in listed):
+        raise ConfigError(f"learning_rates: epochs count from 1, got {sorted(listed)}")
+    base = config.get("learning_rate")
+    scheduled = {int(e): float(v) for e, v in base.items()} if isinstance(base, dict) else {}
+    both = sorted(set(listed) & set(scheduled))
+    if both:
+        raise ConfigError(
+            f"epochs {both} get a learning rate from both learning_rates and the learning_rate schedule; keep one"
+        )
+    return {**scheduled, **listed}
+
+
+def control_options(config: Config) -> ControlOptions:
+    """Checks and resolves the control keys; the combinations RETURNN would assert on fail here, up front."""
+    kind = _KIND.get(config.get("learning_rate_control"), config.get("learning_rate_control"))
+    measure = config.get("learning_rate_control_error_measure")
+    threshold = config.get("newbob_relative_error_threshold")
+    grow_threshold = config.get("newbob_relative_error_grow_threshold")
+    grow_threshold = threshold if grow_threshold is None else grow_threshold
+    num_epochs = config.get("newbob_multi_num_epochs")
+    interval = config.get("newbob_multi_update_interval")
+    options = ControlOptions(
+        kind=kind,
+        min_learning_rate=config.get("min_learning_rate"),
+        predefined=_predefined(config),
+        error_measure=(measure,) if isinstance(measure, str) else tuple(measure or ()),
+        relative_error_relative_lr=config.get("learning_rate_control_relative_error_relative_lr"),
+        min_num_epochs_per_new_lr=config.get("learning_rate_control_min_num_epochs_per_new_lr"),
+        relative_error_div_by_old=config.get("newbob_relative_error_div_by_old"),
+        decay=config.get("newbob_learning_rate_decay"),
+        growth=config.get("newbob_learning_rate_growth"),
+        relative_error_threshold=threshold,
+        relative_error_grow_threshold=grow_threshold,
+        error_threshold=config.get("newbob_error_threshold"),
+        multi_num_epochs=num_epochs,
+        multi_update_interval=num_epochs if interval is None else interval,
+    )
+    if options.multi_num_epochs < 1 or options.multi_update_interval < 1:
+        raise ConfigError("newbob_multi_num_epochs and newbob_multi_update_interval must be >= 1")
+    if kind == "newbob_multi_epoch" and grow_threshold > threshold:
+        raise ConfigError(
+            f"newbob_relative_error_grow_threshold {grow_threshold} > newbob_relative_error_threshold {threshold}: "
+            "a mean relative error between the two would mean decay and grow at once; use a grow threshold <= it"
+        )
+    if config.is_step_dependent("learning_rate") and (kind != "constant" or options.predefined):
+        raise ConfigError(
+            "learning_rate is a function of (epoch, step), which sets the rate of every step, so there is nothing "
+            f"left for learning_rate_control={config.get('learning_rate_control')!r} / learning_rates to do. "
+            "Use a number or {epoch: lr} for learning_rate, and learning_rate_step_schedule or dynamic_learning_rate "
+            "(it gets the controlled rate as learning_rate=...) for the per-step shape."
+        )
+    return options
+
+
+def make_learning_rate_control(config: Config, *, path: Path | None) -> LearningRateControl:
+    parse_step_shape(config.get("learning_rate_step_schedule"))  # fail before training, not at the first step
+    return LearningRateControl(
+        control_options(config),
+        base_learning_rate=lambda epoch: float(config.at("learning_rate", epoch=epoch)),
+        path=path,
+    )
+
+
+def epoch_learning_rate(
+    control: LearningRateControl, *, config: Config, epoch_config: Config, epoch: int, first_step: int
+) -> float:
+    """The epoch's rate; `epoch_config` is `config` with the epoch's `#config` applied."""
+    predefined: tuple[float, str] | None = None
+    value = epoch_config.get("learning_rate")
+    if epoch_config.is_step_dependent("learning_rate"):
+        predefined = (epoch_config.at("learning_rate", epoch=epoch, step=first_step), "learning_rate(epoch, step)")
+    elif value != config.get("learning_rate"):
+        predefined = (epoch_config.at("learning_rate", epoch=epoch, step=first_step), "#config of this epoch")
+    elif not config.get("use_learning_rate_control_always"):
+        predefined = _pretrain_rate(config, epoch)
+    lr = control.learning_rate_for_epoch(epoch, predefined=predefined)
+    if epoch_config.is_step_dependent("learning_rate") and predefined is not None and lr != predefined[0]:
+        log.warning(
+            "WARNING: epoch %d: the learning-rate file holds %.6g, but learning_rate is a function of (epoch, step) "
+            "and sets every step's rate (%.6g at the first step); the file's value is not used",
+            epoch,
+            lr,
+            predefined[0],
+        )
+    return lr
+
+
+def _pretrain_rate(config: Config, epoch: int) -> tuple[float, str] | None:
+    """RETURNN's fixed rates of the pretrain epochs and of the first epoch after them (see the module doc)."""
+
+    if config.get("pretrain") in (None, False) or config.get("pipeline") is not None:
+        return None
+    pretrain = make_pretrain(config, announce=False)
+    if pretrain is None or epoch > pretrain.num_epochs + 1:
+        return None
+    base = float(config.at("learning_rate", epoch=epoch))
+    if epoch == pretrain.num_epochs + 1:
+        return base, "first epoch after pretraining: learning_rate"
+    rate = config.get("pretrain_learning_rate")
+    name = "pretrain_learning_rate" if rate is not None else "learning_rate"
+    return (base if rate is None else float(rate)), f"pretrain epoch {epoch} of {pretrain.num_epochs}: {name}"
+
+
+def step_learning_rate(
+    epoch_config: Config, *, epoch: int, epoch_learning_rate: float, first_step: int, num_batches: int
+) -> StepLearningRate:
+    """The per-step rate of one epoch, from the epoch's config and the rate the control decided."""
+    base_at: Any = None
+    if epoch_config.is_step_dependent("learning_rate"):
+
+        def base_at(step: int) -> float:
+            return float(epoch_config.at("learning_rate", epoch=epoch, step=step))
+
+    return StepLearningRate(
+        epoch=epoch,
+        epoch_learning_rate=epoch_learning_rate,
+        first_step=first_step,
+        num_batches=num_batches,
+        shape=parse_step_shape(epoch_config.get("learning_rate_step_schedule")),
+        base_at=base_at,
+        dynamic=epoch_config.get("dynamic_learning_rate"),
+    )
