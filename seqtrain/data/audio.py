@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from seqtrain.data.dataset import Dataset, DataSpec
+from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
 from seqtrain.data.features import FeatureOptions, compute_features
 from seqtrain.data.vocab import VocabError, Vocabulary, make_vocab
 from seqtrain.errors import DataError
@@ -156,3 +156,6 @@ class AudioDataset(Dataset):
         if self.vocab is not None:
             out[self.target_key] = self.targets[idx]
         return out
+
+
+DATASETS.register("AudioDataset", AudioDataset)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from seqtrain.data.dataset import Dataset, DataSpec
+from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.rng import derive_seed
 
@@ -140,3 +140,6 @@ class CombinedDataset(Dataset):
     def describe_seq(self, idx: int) -> str:
         part, local = self._locate(idx)
         return self.datasets[part].describe_seq(local)
+
+
+DATASETS.register("CombinedDataset", CombinedDataset)

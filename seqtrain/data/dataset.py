@@ -24,10 +24,13 @@ batch from (random_seed, epoch, batch, rank), or a generator seeded from the seq
 
 from __future__ import annotations
 
+import importlib
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from seqtrain.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -98,3 +101,20 @@ class Dataset(ABC):
     def __getstate__(self) -> dict:
         # Datasets travel to DataLoader workers; subclasses drop open file handles in their own state.
         return self.__dict__.copy()
+
+
+# Shipped classes register themselves in their modules, imported on the first lookup (not before: AudioDataset
+# loads kaldi-native-fbank and soundfile).
+_BUILTIN_MODULES = ("hdf", "numpy_ds", "generating", "meta", "combined", "audio")
+
+
+def _import_builtin_datasets() -> None:
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(f"seqtrain.data.{module}")
+
+
+DATASETS: Registry[type[Dataset]] = Registry(
+    "dataset class",
+    hint="or give a Dataset subclass as 'class' (seqtrain.data.dataset.DATASETS.register(name, cls) names it)",
+    load=_import_builtin_datasets,
+)

@@ -9,42 +9,19 @@ a suggestion before any data is read.
 from __future__ import annotations
 
 import difflib
-import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from seqtrain.data.dataset import Dataset
+from seqtrain.data.dataset import DATASETS, Dataset
 from seqtrain.data.filters import EpochWiseFilter, SubsetDataset
 from seqtrain.errors import ConfigError
-
-# Shipped classes, imported on first use (MetaDataset & co. build their sub-datasets through this module).
-_BUILTIN_MODULES = {
-    "HDFDataset": "seqtrain.data.hdf",
-    "NumpyDataset": "seqtrain.data.numpy_ds",
-    "GeneratingDataset": "seqtrain.data.generating",
-    "MetaDataset": "seqtrain.data.meta",
-    "CombinedDataset": "seqtrain.data.combined",
-    "AudioDataset": "seqtrain.data.audio",
-}
-DATASET_CLASSES: dict[str, type[Dataset]] = {}
 
 
 def register_dataset(name: str, cls: type[Dataset]) -> None:
     """Makes `{"class": name}` refer to `cls` (a config may also give the class itself)."""
-    DATASET_CLASSES[name] = cls
-
-
-def dataset_class(name: str, *, where: str) -> type[Dataset]:
-    if name in DATASET_CLASSES:
-        return DATASET_CLASSES[name]
-    if name in _BUILTIN_MODULES:
-        return getattr(importlib.import_module(_BUILTIN_MODULES[name]), name)
-    known = sorted(set(DATASET_CLASSES) | set(_BUILTIN_MODULES))
-    close = difflib.get_close_matches(name, known, n=2)
-    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-    raise ConfigError(f"{where}: unknown dataset class {name!r}{hint} (known: {known})")
+    DATASETS.register(name, cls)
 
 
 @dataclass(frozen=True)
@@ -118,7 +95,7 @@ def parse_epoch_options(values: dict[str, Any], *, where: str) -> EpochOptions:
 
 def _resolve_class(cls_spec: Any, where: str) -> type[Dataset]:
     if isinstance(cls_spec, str):
-        return dataset_class(cls_spec, where=where)
+        return DATASETS.get(cls_spec, where=where)
     if inspect.isclass(cls_spec) and issubclass(cls_spec, Dataset):
         return cls_spec
     if inspect.isclass(cls_spec):

@@ -17,7 +17,7 @@ from typing import Literal
 
 import numpy as np
 
-from seqtrain.data.dataset import Dataset, DataSpec
+from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
 from seqtrain.errors import ConfigError
 
 Task = Literal["ctc", "framewise", "copy", "noise"]
@@ -88,3 +88,6 @@ class GeneratingDataset(Dataset):
         frame_label = labels[np.minimum(np.arange(frames) * len(labels) // frames, len(labels) - 1)]
         x[np.arange(frames), frame_label % self.input_dim] += 3.0  # what makes the task learnable
         return {"data": x.astype(self.dtype, copy=False), "classes": labels}
+
+
+DATASETS.register("GeneratingDataset", GeneratingDataset)

@@ -17,7 +17,7 @@ from types import TracebackType
 import h5py
 import numpy as np
 
-from seqtrain.data.dataset import Dataset, DataSpec
+from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
 from seqtrain.data.hdf_index import INPUT_KEY, FileIndex, data_array
 from seqtrain.errors import DataError
 
@@ -253,3 +253,6 @@ class HDFWriter:
             size.attrs[k] = np.array([spec.dim or 1, ndim], dtype=np.int64)
             vocab = spec.vocab or ("dummy-label",)  # RETURNN reads a label list for every target
             labels.create_dataset(k, data=np.array(vocab, dtype=object), dtype=strings)
+
+
+DATASETS.register("HDFDataset", HDFDataset)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from seqtrain.data.dataset import Dataset, DataSpec
+from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
 from seqtrain.errors import ConfigError, DataError
 
 
@@ -111,3 +111,6 @@ class MetaDataset(Dataset):
     def describe_seq(self, idx: int) -> str:
         parts = [self.datasets[n].describe_seq(int(self.index[n][idx])) for n in self.datasets]
         return f"{parts[0]} (with {'; '.join(parts[1:])})" if len(parts) > 1 else parts[0]
+
+
+DATASETS.register("MetaDataset", MetaDataset)

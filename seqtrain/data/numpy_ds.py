@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from seqtrain.data.dataset import Dataset, DataSpec
+from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
 from seqtrain.errors import DataError
 
 
@@ -82,3 +82,6 @@ class NumpyDataset(Dataset):
 
     def seq_tag(self, idx: int) -> str:
         return self.tags[idx]
+
+
+DATASETS.register("NumpyDataset", NumpyDataset)

@@ -27,7 +27,7 @@ from seqtrain.model.global_reg import GlobalRegularization
 from seqtrain.model.pretrain import make_pretrain
 from seqtrain.nn.layer import Layer
 from seqtrain.nn.layers import layer_classes
-from seqtrain.nn.losses import CLASSIFICATION, check_loss_options, compute_loss
+from seqtrain.nn.losses import check_loss_options, compute_loss, is_classification
 from seqtrain.nn.net_dict import SCHEDULABLE_GENERIC, LayerSpec, NetSpec, parse_net_dict, resolve
 from seqtrain.nn.net_module import Network, StepOptions
 from seqtrain.nn.regularization import broadcast_axes, l2_penalty
@@ -233,7 +233,7 @@ def _inputs(batch: Batch) -> dict[str, Seq]:
 
 
 def _is_classifier(spec: LayerSpec) -> bool:
-    return spec.cls.layer_class == "softmax" or spec.option("loss") in CLASSIFICATION
+    return spec.cls.layer_class == "softmax" or is_classification(spec.option("loss"))
 
 
 def _resolve_loss_opt(value: Any, loss: Any, ctx: StepContext) -> Any:

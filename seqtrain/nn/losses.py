@@ -9,6 +9,7 @@ ce, label error rate of greedy decoding for ctc.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -18,18 +19,7 @@ import torch.nn.functional as F
 
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.nn.seq import Seq, SeqInfo
-
-# loss name -> options its `loss_opts` may contain (besides the generic "use_normalized_loss")
-LOSS_OPTIONS: dict[str, set[str]] = {
-    "ce": {"label_smoothing", "focal_loss_factor"},
-    "ctc": {"blank_index", "zero_infinity"},
-    "mse": set(),
-    "l1": set(),
-    "bin_ce": set(),
-    "as_is": set(),
-}
-NEEDS_TARGET = {"ce", "ctc", "mse", "l1", "bin_ce"}
-CLASSIFICATION = {"ce", "ctc"}
+from seqtrain.registry import Registry
 
 
 @dataclass
@@ -42,21 +32,39 @@ class LossTerm:
     as_error: bool = False
 
 
+@dataclass(frozen=True)
+class LossKind:
+    """A built-in loss: its `loss_opts` (besides the generic "use_normalized_loss"), whether it needs a target,
+    whether it scores classes ([B, T, classes] outputs, sparse targets), and how it is computed:
+    `compute(output, target, where, **loss_opts)` returns the terms to mark."""
+
+    options: frozenset[str]
+    compute: Callable[..., list[LossTerm]]
+    needs_target: bool = True
+    classification: bool = False
+
+
+LOSSES: Registry[LossKind] = Registry("loss", hint="or give a function as `loss`")
+
+
+def is_classification(loss: object) -> bool:
+    return isinstance(loss, str) and loss in LOSSES and LOSSES.get(loss).classification
+
+
 def check_loss_options(
     loss: str | Callable[..., Any], opts: dict[str, Any], target_info: SeqInfo | None, out_info: SeqInfo, where: str
 ) -> None:
     """Validates a layer's loss settings when the net dict is parsed, before any data is read."""
     if callable(loss):
         return
-    if loss not in LOSS_OPTIONS:
-        raise ConfigError(f"{where}: unknown loss {loss!r}; known: {sorted(LOSS_OPTIONS)} or a function")
-    unknown = set(opts) - LOSS_OPTIONS[loss] - {"use_normalized_loss"}
+    kind = LOSSES.get(loss, where=where)
+    unknown = set(opts) - kind.options - {"use_normalized_loss"}
     if unknown:
-        allowed = sorted(LOSS_OPTIONS[loss] | {"use_normalized_loss"})
+        allowed = sorted(kind.options | {"use_normalized_loss"})
         raise ConfigError(f"{where}: loss {loss!r} has no loss_opts {sorted(unknown)}; allowed: {allowed}")
-    if loss in NEEDS_TARGET and target_info is None:
+    if kind.needs_target and target_info is None:
         raise ConfigError(f"{where}: loss {loss!r} needs a 'target' (a data key such as 'classes', or 'layer:<name>')")
-    if loss in CLASSIFICATION:
+    if kind.classification:
         if out_info.sparse or len(out_info.feature_shape) != 1:
             raise ConfigError(
                 f"{where}: loss {loss!r} needs [B, T, classes] scores, the layer gives {out_info.describe()}"
@@ -81,15 +89,13 @@ def compute_loss(
     opts = {k: v for k, v in opts.items() if k != "use_normalized_loss"}
     if callable(loss):
         return [_custom(loss, output, target, opts, where)]
-    if loss == "ce":
-        assert target is not None
-        return _cross_entropy(output, target, where, **opts)
-    if loss == "ctc":
-        assert target is not None
-        return _ctc(output, target, **opts)
-    if loss in ("mse", "l1", "bin_ce"):
-        assert target is not None
-        return [_regression(loss, output, target, where)]
+    kind = LOSSES.get(loss, where=where)
+    assert target is not None or not kind.needs_target  # check_loss_options ran when the net dict was parsed
+    return kind.compute(output, target, where, **opts)
+
+
+def _as_is(output: Seq, target: Seq | None, where: str) -> list[LossTerm]:
+    """The layer's output is the loss (per frame when it has a time axis)."""
     values = output.tensor.float()
     if output.lengths is not None:
         values = values * output.frame_mask()
@@ -126,7 +132,9 @@ def _cross_entropy(
     return [LossTerm("", nll, frames), LossTerm("_error", wrong, frames, as_error=True)]
 
 
-def _ctc(output: Seq, target: Seq, *, blank_index: int | None = None, zero_infinity: bool = False) -> list[LossTerm]:
+def _ctc(
+    output: Seq, target: Seq, where: str, *, blank_index: int | None = None, zero_infinity: bool = False
+) -> list[LossTerm]:
     assert output.lengths is not None and target.lengths is not None
     vocab = output.tensor.shape[-1]
     blank = vocab - 1 if blank_index is None else blank_index
@@ -147,7 +155,7 @@ def _ctc(output: Seq, target: Seq, *, blank_index: int | None = None, zero_infin
     return [LossTerm("", loss, num_labels), LossTerm("_error", errors.float(), num_labels, as_error=True)]
 
 
-def _regression(loss: str, output: Seq, target: Seq, where: str) -> LossTerm:
+def _regression(loss: str, output: Seq, target: Seq, where: str) -> list[LossTerm]:
     mask = _frame_aligned(output, target, where) if output.lengths is not None else None
     if target.tensor.shape[2:] != output.tensor.shape[2:]:
         raise DataError(
@@ -163,8 +171,8 @@ def _regression(loss: str, output: Seq, target: Seq, where: str) -> LossTerm:
         values = F.binary_cross_entropy_with_logits(out, tgt, reduction="none")
     if mask is not None:
         values = values * mask.view(*mask.shape, *([1] * (values.dim() - 2)))
-        return LossTerm("", values, float(mask.sum()))
-    return LossTerm("", values, float(values.shape[0]))
+        return [LossTerm("", values, float(mask.sum()))]
+    return [LossTerm("", values, float(values.shape[0]))]
 
 
 def _custom(fn: Callable[..., Any], output: Seq, target: Seq | None, opts: dict[str, Any], where: str) -> LossTerm:
@@ -176,6 +184,15 @@ def _custom(fn: Callable[..., Any], output: Seq, target: Seq | None, opts: dict[
     if norm is None:
         norm = float(output.lengths.sum()) if output.lengths is not None else float(values.numel())
     return LossTerm("", values, norm)
+
+
+LOSSES.register(
+    "ce", LossKind(frozenset({"label_smoothing", "focal_loss_factor"}), _cross_entropy, classification=True)
+)
+LOSSES.register("ctc", LossKind(frozenset({"blank_index", "zero_infinity"}), _ctc, classification=True))
+for _name in ("mse", "l1", "bin_ce"):
+    LOSSES.register(_name, LossKind(frozenset(), functools.partial(_regression, _name)))
+LOSSES.register("as_is", LossKind(frozenset(), _as_is, needs_target=False))
 
 
 def greedy_ctc_labels(

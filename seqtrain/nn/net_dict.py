@@ -20,6 +20,7 @@ from typing import Any
 from seqtrain.config.schedule import is_epoch_dict
 from seqtrain.errors import ConfigError
 from seqtrain.nn.layer import Layer
+from seqtrain.nn.layers import LAYERS
 
 SCHEDULABLE_GENERIC: dict[str, Any] = {"dropout": 0.0, "L2": 0.0, "param_variational_noise": None, "loss_scale": 1.0}
 OTHER_GENERIC = {
@@ -137,11 +138,7 @@ def _resolve_class(value: Any, classes: Mapping[str, type[Layer]], where: str) -
     if isinstance(value, str) and value in classes:
         return classes[value]
     if isinstance(value, str):
-        close = difflib.get_close_matches(value, list(classes), n=3, cutoff=0.6)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; known: {sorted(classes)}"
-        raise ConfigError(
-            f"{where}: unknown layer class {value!r}{hint} (own classes: config key network_layer_classes)"
-        )
+        raise LAYERS.unknown(value, where=where, extra=list(classes))
     raise ConfigError(
         f"{where}: 'class' must be a layer class name or a seqtrain.nn.layer.Layer subclass, got {value!r}"
     )

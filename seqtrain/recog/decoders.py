@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -27,6 +28,7 @@ from seqtrain.recog.ctc import ctc_greedy_decode
 from seqtrain.recog.prior import load_log_prior
 from seqtrain.recog.transducer import Transducer, transducer_beam_search, transducer_greedy_decode
 from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode, read_lexicon, spell_lexicon
+from seqtrain.registry import Registry
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[list[int]]]  # (outputs [B, T, ...], lengths [B]) -> labels
 
@@ -87,33 +89,67 @@ def hmm_topology_from_config(
     return aligner.topology
 
 
+@dataclass(frozen=True)
+class DecoderInput:
+    """What a decoder factory may use: the config's recog_* keys, the model, the label set and the blank."""
+
+    config: Config
+    model: torch.nn.Module
+    num_labels: int
+    vocab: Sequence[str] | None
+    blank: int
+
+
+# `recog_decoder` names a factory (DecoderInput -> Decoder); a new decoder is a function registered here and its
+# name added to the key's choices (seqtrain/config/keys/recog.py).
+DECODERS: Registry[Callable[[DecoderInput], Decoder]] = Registry("decoder")
+
+
 def make_decoder(config: Config, model: torch.nn.Module, *, num_labels: int, vocab: Sequence[str] | None) -> Decoder:
     """The configured decoder; `num_labels` = the target vocabulary size (the blank defaults to it)."""
-    kind = config.get("recog_decoder")
     blank = config.get("recog_blank_index")
-    blank = num_labels if blank is None else blank
-    if kind == "ctc_greedy":
-        return lambda scores, lengths: ctc_greedy_decode(scores, lengths, blank=blank)
-    if kind == "hmm_greedy":
-        topology = hmm_topology_from_config(config, num_labels=num_labels, vocab=vocab)
-        likelihoods = _hybrid_scores(config, topology, kind)
-        return lambda scores, lengths: hmm_greedy_decode(likelihoods(scores), lengths, topology)
-    if kind == "hmm_viterbi":
-        return _hmm_viterbi_decoder(config, num_labels=num_labels, vocab=vocab)
-    transducer = find_transducer(model, config.get("recog_transducer"))
-    max_symbols = config.get("recog_max_symbols_per_frame")
-    if kind == "transducer_greedy":
-        return lambda frames, lengths: [
-            h.labels
-            for h in transducer_greedy_decode(
-                transducer, frames, lengths, blank=blank, max_symbols_per_frame=max_symbols
-            )
-        ]
-    beam = config.get("recog_beam_size")
+    factory = DECODERS.get(config.get("recog_decoder"), where="recog_decoder")
+    return factory(DecoderInput(config, model, num_labels, vocab, num_labels if blank is None else blank))
+
+
+@DECODERS.register("ctc_greedy")
+def _ctc_greedy(inp: DecoderInput) -> Decoder:
+    return lambda scores, lengths: ctc_greedy_decode(scores, lengths, blank=inp.blank)
+
+
+@DECODERS.register("hmm_greedy")
+def _hmm_greedy(inp: DecoderInput) -> Decoder:
+    topology = hmm_topology_from_config(inp.config, num_labels=inp.num_labels, vocab=inp.vocab)
+    likelihoods = _hybrid_scores(inp.config, topology, "hmm_greedy")
+    return lambda scores, lengths: hmm_greedy_decode(likelihoods(scores), lengths, topology)
+
+
+@DECODERS.register("hmm_viterbi")
+def _hmm_viterbi(inp: DecoderInput) -> Decoder:
+    return _hmm_viterbi_decoder(inp.config, num_labels=inp.num_labels, vocab=inp.vocab)
+
+
+@DECODERS.register("transducer_greedy")
+def _transducer_greedy(inp: DecoderInput) -> Decoder:
+    transducer = find_transducer(inp.model, inp.config.get("recog_transducer"))
+    max_symbols = inp.config.get("recog_max_symbols_per_frame")
+    return lambda frames, lengths: [
+        h.labels
+        for h in transducer_greedy_decode(
+            transducer, frames, lengths, blank=inp.blank, max_symbols_per_frame=max_symbols
+        )
+    ]
+
+
+@DECODERS.register("transducer_beam")
+def _transducer_beam(inp: DecoderInput) -> Decoder:
+    transducer = find_transducer(inp.model, inp.config.get("recog_transducer"))
+    max_symbols = inp.config.get("recog_max_symbols_per_frame")
+    beam = inp.config.get("recog_beam_size")
     return lambda frames, lengths: [
         hyps[0].labels
         for hyps in transducer_beam_search(
-            transducer, frames, lengths, blank=blank, beam_size=beam, max_symbols_per_frame=max_symbols
+            transducer, frames, lengths, blank=inp.blank, beam_size=beam, max_symbols_per_frame=max_symbols
         )
     ]
 

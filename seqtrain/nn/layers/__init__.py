@@ -1,4 +1,6 @@
-"""The built-in layer classes of net dicts, one module per family; `layer_classes()` maps "class" names to them."""
+"""The built-in layer classes of net dicts, one module per family, registered in `LAYERS` by their "class" name.
+
+A new layer: a `Layer` subclass with `layer_class = "MyLayer"` in a family module (its `LAYERS` tuple)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from seqtrain.nn.layers import (
     shape,
     transducer,
 )
+from seqtrain.registry import Registry
 
 _FAMILIES = (
     linear,
@@ -34,6 +37,12 @@ _FAMILIES = (
 )
 
 
+LAYERS: Registry[type[Layer]] = Registry("layer class", hint="own classes: config key network_layer_classes")
+for _family in _FAMILIES:
+    for _cls in _family.LAYERS:
+        LAYERS.register(_cls.layer_class, _cls)
+
+
 def layer_classes() -> dict[str, type[Layer]]:
-    """A fresh dict (callers may add user classes to it without touching the built-in table)."""
-    return {cls.layer_class: cls for family in _FAMILIES for cls in family.LAYERS}
+    """A fresh dict (callers may add user classes to it without touching the registry)."""
+    return LAYERS.as_dict()

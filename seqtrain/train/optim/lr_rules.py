@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from seqtrain.errors import ConfigError
+from seqtrain.registry import Registry
 from seqtrain.train.optim.lr_file import EpochData
 from seqtrain.train.optim.lr_options import ControlOptions, LearningRateUpdate
 
@@ -52,7 +53,7 @@ def decide_learning_rate(control: LearningRateControl, epoch: int, *, predefined
         last = [control.epoch_data[e].learning_rate for e in control.last_epochs(epoch, keep)]
         if len(set(last)) >= 2 or 0 < len(last) < keep:
             return last[-1], f"kept: the rate is younger than learning_rate_control_min_num_epochs_per_new_lr={keep}"
-    return RULES[opts.kind](control, epoch)
+    return RULES.get(opts.kind, where="learning_rate_control")(control, epoch)
 
 
 def _constant(control: LearningRateControl, epoch: int) -> Decision:
@@ -157,9 +158,10 @@ def _apply_update(lr: float, update: LearningRateUpdate, key: str) -> float:
     return lr * update
 
 
-RULES: dict[str, Callable[[LearningRateControl, int], Decision]] = {
-    "constant": _constant,
-    "newbob_rel": _newbob_relative,
-    "newbob_abs": _newbob_absolute,
-    "newbob_multi_epoch": _newbob_multi_epoch,
-}
+# `learning_rate_control` names a rule; a new rule is a function (control, epoch) -> (rate, reason) registered here
+# and its name added to the key's choices (seqtrain/config/keys/optim.py).
+RULES: Registry[Callable[[LearningRateControl, int], Decision]] = Registry("learning_rate_control rule")
+RULES.register("constant", _constant)
+RULES.register("newbob_rel", _newbob_relative)
+RULES.register("newbob_abs", _newbob_absolute)
+RULES.register("newbob_multi_epoch", _newbob_multi_epoch)

@@ -13,7 +13,6 @@ for every step from the learning-rate keys, times each group's `learning_rate_mu
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import logging
@@ -22,6 +21,7 @@ from typing import Any
 import torch
 
 from seqtrain.errors import ConfigError
+from seqtrain.registry import Registry
 from seqtrain.train.optim.param_groups import MULTIPLIER, build_param_groups, describe_groups, pop_grouping
 
 log = logging.getLogger("seqtrain")
@@ -31,12 +31,14 @@ _ALWAYS_DECOUPLED = ("AdamW", "Adafactor", "Muon")
 _NEEDS_CLOSURE = ("LBFGS",)
 
 
-def _optimizer_classes() -> dict[str, type[torch.optim.Optimizer]]:
-    return {
-        name.lower(): cls
-        for name, cls in vars(torch.optim).items()
-        if inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer
-    }
+# Every torch.optim class by its lower-case name ("adamw"); a class elsewhere is given by its dotted path or the
+# class itself, or registered here under a short name.
+OPTIMIZERS: Registry[type[torch.optim.Optimizer]] = Registry(
+    "optimizer class", hint="or a dotted path ('my_pkg.optim.Lion') or the class itself"
+)
+for _name, _cls in vars(torch.optim).items():
+    if inspect.isclass(_cls) and issubclass(_cls, torch.optim.Optimizer) and _cls is not torch.optim.Optimizer:
+        OPTIMIZERS.register(_name.lower(), _cls)
 
 
 def _class_from_name(name: str) -> type[torch.optim.Optimizer]:
@@ -47,13 +49,7 @@ def _class_from_name(name: str) -> type[torch.optim.Optimizer]:
         except (ImportError, AttributeError) as e:
             raise ConfigError(f"optimizer: cannot import {name!r} ({type(e).__name__}: {e})") from e
         return _check_class(found)
-    classes = _optimizer_classes()
-    cls = classes.get(name.lower())
-    if cls is None:
-        close = difflib.get_close_matches(name.lower(), list(classes), n=2)
-        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; known: {sorted(classes)}"
-        raise ConfigError(f"optimizer: unknown class {name!r}{hint}")
-    return _check_class(cls)
+    return _check_class(OPTIMIZERS.get(name.lower(), where="optimizer"))
 
 
 def _check_class(found: Any) -> type[torch.optim.Optimizer]:

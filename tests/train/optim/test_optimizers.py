@@ -91,7 +91,7 @@ def test_classes_by_name_path_and_type_with_returnn_option_names() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ({"class": "adma"}, "unknown class 'adma'; did you mean 'adamax' or 'adam'"),
+        ({"class": "adma"}, "unknown optimizer class 'adma'; did you mean 'adamax' or 'adam'"),
         ({"class": "adam", "betass": (0.9, 0.98)}, "Adam has no option 'betass'; allowed: .*'betas'"),
         ({"class": "adam", "lr": 0.1}, "set the learning rate with the learning_rate key"),
         ({"class": "lbfgs"}, "LBFGS needs a closure"),
