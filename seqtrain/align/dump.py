@@ -174,6 +174,7 @@ def _frames(
             setup.dataset,
             batch_list,
             dtypes=data.dtypes,
+            specs=data.specs,
             num_workers=config.get("num_workers"),
             timeout=config.get("data_loader_timeout"),
             random_seed=config.get("random_seed"),

@@ -8,7 +8,7 @@ sequence in a corpus of a million is otherwise impossible to find: a length that
 from __future__ import annotations
 
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -61,12 +61,21 @@ def pad(seqs: Sequence[np.ndarray], dtype: str) -> np.ndarray:
 
 
 class SeqChecker:
-    """What a loaded sequence must look like: the planned lengths and the dataset's declared shapes."""
+    """What a loaded sequence must look like: the planned lengths, the dataset's declared shapes, and labels
+    inside the vocabulary. A dataset may not know its vocabulary size (dim None): then the dim `extern_data`
+    declares bounds the labels, so a label the model has no output for fails here, not silently in a loss."""
 
-    def __init__(self, dataset: Dataset, keys: Sequence[str]) -> None:
+    def __init__(self, dataset: Dataset, keys: Sequence[str], declared: Mapping[str, DataSpec] | None = None) -> None:
         self.dataset = dataset
         self.lengths = dataset.seq_lengths()
         self.specs: dict[str, DataSpec | None] = {k: dataset.data_specs().get(k) for k in keys}
+        self.label_dims: dict[str, tuple[int, str]] = {}  # sparse key -> (vocabulary size, who declares it)
+        for key, spec in self.specs.items():
+            want = declared.get(key) if declared is not None else None
+            if spec is not None and spec.sparse and spec.dim:
+                self.label_dims[key] = (int(spec.dim), "the vocabulary")
+            elif want is not None and want.sparse and want.dim:
+                self.label_dims[key] = (int(want.dim), f"extern_data[{key!r}] dim")
 
     def check(self, idx: int, key: str, arr: np.ndarray) -> None:
         spec = self.specs[key]
@@ -85,9 +94,12 @@ class SeqChecker:
         if spec.sparse:
             if arr.ndim != 1 or arr.dtype.kind not in "iub":
                 raise DataError(f"{where}: sparse data must be 1-D integer labels, got {arr.dtype} {arr.shape}")
-            if arr.size and spec.dim and (int(arr.min()) < 0 or int(arr.max()) >= spec.dim):
-                bad = int(arr.max()) if int(arr.max()) >= spec.dim else int(arr.min())
-                raise DataError(f"{where}: label {bad} is outside the vocabulary [0, {spec.dim})")
+            dim, source = self.label_dims.get(key, (0, ""))
+            if arr.size and dim and (int(arr.min()) < 0 or int(arr.max()) >= dim):
+                bad = int(arr.max()) if int(arr.max()) >= dim else int(arr.min())
+                raise DataError(
+                    f"{where}: label {bad} is outside {source} [0, {dim}); fix the data or declare the right dim"
+                )
         elif spec.feature_shape and arr.shape[1:] != spec.feature_shape:
             raise DataError(f"{where}: feature shape {arr.shape[1:]}, the dataset declares {spec.feature_shape}")
 

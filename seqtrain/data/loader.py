@@ -15,7 +15,7 @@ import multiprocessing.context
 import os
 import re
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -23,7 +23,7 @@ import torch.utils.data
 
 from seqtrain.data.batching import BatchSpec
 from seqtrain.data.collate import Batch, SeqChecker, collate, pad
-from seqtrain.data.dataset import Dataset
+from seqtrain.data.dataset import Dataset, DataSpec
 from seqtrain.data.worker_signals import (
     leave_trainer_process_group,
     stop_signals_blocked,
@@ -84,8 +84,10 @@ class _BatchList(torch.utils.data.Dataset):
         *,
         seed_parts: tuple[int, ...],
         tracker: _WorkerTracker | None = None,
+        specs: Mapping[str, DataSpec] | None = None,
     ) -> None:
         self.dataset = dataset
+        self.specs = specs
         self.batches = list(batches)
         self.dtypes = dtypes
         self.seed_parts = seed_parts  # (random_seed, epoch, number of the first batch, rank)
@@ -101,7 +103,7 @@ class _BatchList(torch.utils.data.Dataset):
             self.tracker.loading[info.id] = i
         try:
             if self._checker is None:
-                self._checker = SeqChecker(self.dataset, list(self.dtypes))
+                self._checker = SeqChecker(self.dataset, list(self.dtypes), self.specs)
             random_seed, epoch, first, rank = self.seed_parts
             seed_all(derive_seed(random_seed, "data-batch", epoch, first + i, rank))
             return collate(self.dataset, self.batches[i], self.dtypes, self._checker)
@@ -203,14 +205,17 @@ def iterate_batches(
     pin_memory: bool = False,
     rank: int = 0,
     timeout: float = 0.0,
+    specs: Mapping[str, DataSpec] | None = None,
 ) -> Iterator[Batch]:
     """Yields the padded batches `start`, `start`+1, ... of the list; `timeout` seconds per batch from the workers
-    (0 = wait forever)."""
+    (0 = wait forever); `specs`: the data keys as `extern_data` declares them (label ranges are checked)."""
     if start < 0 or start > len(batches):
         raise DataError(f"dataset {dataset.name!r}: cannot start at batch {start}, the epoch has {len(batches)}")
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     tracker = _WorkerTracker(context, num_workers) if num_workers > 0 else None
-    todo = _BatchList(dataset, batches[start:], dtypes, seed_parts=(random_seed, epoch, start, rank), tracker=tracker)
+    todo = _BatchList(
+        dataset, batches[start:], dtypes, seed_parts=(random_seed, epoch, start, rank), tracker=tracker, specs=specs
+    )
     if len(todo) == 0:
         return
     if num_workers <= 0:

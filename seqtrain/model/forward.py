@@ -34,6 +34,7 @@ def forward_outputs(
         setup.dataset,
         batch_list,
         dtypes=data.dtypes,
+        specs=data.specs,
         num_workers=config.get("num_workers"),
         timeout=config.get("data_loader_timeout"),
         random_seed=config.get("random_seed"),

@@ -241,6 +241,7 @@ class Trainer:
             self.data.train.dataset,
             plan.batches,
             dtypes=self.data.dtypes,
+            specs=self.data.specs,
             num_workers=config.get("num_workers"),
             timeout=config.get("data_loader_timeout"),
             random_seed=self.random_seed,

@@ -36,6 +36,7 @@ def evaluate_datasets(
             setup.dataset,
             dist.eval_batches(plan.batches),  # each rank evaluates its share
             dtypes=data.dtypes,
+            specs=data.specs,
             num_workers=config.get("num_workers"),
             timeout=config.get("data_loader_timeout"),
             random_seed=random_seed,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,40 @@ def test_bad_command_line_exits_2(argv: list[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(argv)
     assert info.value.code == 2
+
+
+def test_a_label_beyond_the_declared_extern_data_dim_stops_training(tmp_path: Path, capsys) -> None:
+    """The case a new user met: labels 0..10 declared as dim 5 trained silently under a softmax with n_out 11."""
+    config = tmp_path / "config.py"
+    config.write_text(
+        textwrap.dedent(
+            f"""
+            import numpy as np
+            from seqtrain.data.dataset import Dataset, DataSpec
+
+            class Labels(Dataset):
+                name = "labels"
+                num_seqs = 4
+                def data_specs(self):
+                    labels = DataSpec(dim=None, dtype="int32", sparse=True)  # no vocabulary size of its own
+                    return {{"data": DataSpec(dim=3, feature_shape=(3,)), "classes": labels}}
+                def seq_lengths(self):
+                    return {{"data": np.full(4, 6), "classes": np.full(4, 6)}}
+                def get_seq(self, idx):
+                    return {{"data": np.ones((6, 3), "float32"), "classes": (np.arange(6) + 2 * idx).astype("int32")}}
+
+            model = {str(tmp_path / "out" / "model")!r}
+            train = {{"class": Labels}}
+            extern_data = {{"data": {{"dim": 3}}, "classes": {{"dim": 5, "sparse": True}}}}
+            network = {{
+                "output": {{"class": "softmax", "from": "data", "n_out": 11, "loss": "ce", "target": "classes"}}
+            }}
+            num_epochs = 1
+            batch_size = 100
+            tensorboard = False
+            """
+        )
+    )
+    assert main(["train", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "data key 'classes' of sequence" in err and "label 5 is outside extern_data['classes'] dim [0, 5)" in err

@@ -221,3 +221,28 @@ def test_custom_dataset_class_from_the_config_in_worker_processes(tmp_path: Path
         1, random_seed=42, batch_size=60, max_seqs=-1,
     ).batches)  # fmt: skip
     assert f"epoch 1: {expected} batches, 24 seqs" in output
+
+
+class _NoVocabularySize(Faulty):
+    """Labels 0..7 in sequence 6 (fault "label"), and no vocabulary size of its own: only extern_data bounds them."""
+
+    def data_specs(self) -> dict[str, DataSpec]:
+        return {"data": DataSpec(dim=2, feature_shape=(2,)), "classes": DataSpec(dim=None, dtype="int32", sparse=True)}
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_labels_are_checked_against_the_extern_data_dim_when_the_dataset_has_none(workers: int) -> None:
+    specs = [BatchSpec((i, i + 1)) for i in range(0, 10, 2)]
+    declared = {"data": DataSpec(dim=2, feature_shape=(2,)), "classes": DataSpec(dim=5, dtype="int32", sparse=True)}
+    unchecked = iterate_batches(
+        _NoVocabularySize("label"), specs, dtypes=DTYPES, num_workers=workers, random_seed=1, epoch=1
+    )
+    assert len(list(unchecked)) == 5, "without a declared dim nothing bounds the labels"
+    checked = iterate_batches(
+        _NoVocabularySize("label"), specs, dtypes=DTYPES, num_workers=workers, random_seed=1, epoch=1, specs=declared
+    )
+    message = (
+        r"data key 'classes' of sequence 'faulty/seq-6' .*: label 7 is outside extern_data\['classes'\] dim \[0, 5\)"
+    )
+    with pytest.raises(DataError, match=message):
+        list(checked)
