@@ -46,3 +46,10 @@ def test_no_import_of_another_package_inside_a_function() -> None:
                 if imported and imported.startswith("seqtrain") and _package_of(imported) != _package_of(module):
                     hidden.append(f"{path.relative_to(REPO)}:{node.lineno} imports {imported}")
     assert not hidden, "\n".join(hidden)
+
+
+def test_the_training_loop_reads_in_one_sitting() -> None:
+    """engine.py (setup, epochs) and loop.py (steps) together stay under 400 lines: what makes them longer
+    belongs in the modules they call."""
+    lines = sum(len((PACKAGE / "train" / name).read_text().splitlines()) for name in ("engine.py", "loop.py"))
+    assert lines <= 400, f"engine.py + loop.py have {lines} lines"

@@ -7,6 +7,7 @@ a misspelled key is an error with a suggestion, and no default lives at a call s
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,9 @@ class ConfigKey:
     `schedulable` keys may also be given as `{epoch: value}` (piecewise constant from that epoch on)
     or as a callable `f(*, epoch, step)`; see `seqtrain.config.schedule`.
     `hook` marks functions the framework calls (`get_model`, `train_step`, ...), listed separately.
+    `check` is the key's range/consistency rule beyond its type: it returns what is wrong with a value ("must be
+    >= 1") or None; it runs on every value when the config is loaded (each entry of an `{epoch: value}` schedule)
+    and on what a schedule function returns, so a bad value never waits until the middle of an epoch.
     """
 
     name: str
@@ -29,6 +33,7 @@ class ConfigKey:
     schedulable: bool = False
     group: str = "core"
     hook: bool = False
+    check: Callable[[Any], str | None] | None = None
 
 
 _KEYS: dict[str, ConfigKey] = {}
@@ -43,11 +48,12 @@ def declare(
     schedulable: bool = False,
     group: str = "core",
     hook: bool = False,
+    check: Callable[[Any], str | None] | None = None,
 ) -> ConfigKey:
     """Adds a key to the registry; declaring the same name twice is a bug in seqtrain."""
     if name in _KEYS:
         raise RuntimeError(f"config key {name!r} declared twice")
-    key = ConfigKey(name, type_, default, doc, schedulable=schedulable, group=group, hook=hook)
+    key = ConfigKey(name, type_, default, doc, schedulable=schedulable, group=group, hook=hook, check=check)
     _KEYS[name] = key
     return key
 
@@ -77,3 +83,12 @@ def suggestion_text(name: str) -> str:
     if matches:
         return "; did you mean " + " or ".join(repr(m) for m in matches) + "?"
     return "; `seqtrain config --list` shows all keys (private helpers in a config must start with '_')"
+
+
+def at_least(minimum: float) -> Callable[[Any], str | None]:
+    """A `check`: the value (when given, not None) is >= `minimum`."""
+
+    def check(value: Any) -> str | None:
+        return None if value is None or value >= minimum else f"must be >= {minimum}"
+
+    return check

@@ -30,8 +30,9 @@ def is_schedule(key: ConfigKey, value: Any) -> bool:
 
 
 def check_value(key: ConfigKey, value: Any) -> None:
-    """Raises a ConfigError naming the key, the value and the expected type if `value` does not fit."""
+    """Raises a ConfigError naming the key, the value and the expected type (or the key's rule) if it does not fit."""
     if matches_type(value, key.type):
+        _check_rule(key, value, "")
         return
     if key.schedulable and is_epoch_dict(value):
         for epoch, v in value.items():
@@ -42,6 +43,7 @@ def check_value(key: ConfigKey, value: Any) -> None:
                     f"config key {key.name!r}: value {v!r} for epoch {epoch} has type {type(v).__name__}, "
                     f"expected {type_name(key.type)}"
                 )
+            _check_rule(key, v, f" for epoch {epoch}")
         return
     if key.schedulable and callable(value):
         return
@@ -70,7 +72,14 @@ def value_at(key: ConfigKey, value: Any, *, epoch: int, step: int) -> Any:
             f"config key {key.name!r}: the schedule function returned {result!r} at epoch {epoch}, step {step}; "
             f"expected {type_name(key.type)}"
         )
+    _check_rule(key, result, f" (the schedule function's value at epoch {epoch}, step {step})")
     return result
+
+
+def _check_rule(key: ConfigKey, value: Any, where: str) -> None:
+    problem = key.check(value) if key.check is not None else None
+    if problem:
+        raise ConfigError(f"config key {key.name!r}: {value!r}{where} {problem}")
 
 
 def is_step_dependent(key: ConfigKey, value: Any) -> bool:

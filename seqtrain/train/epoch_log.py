@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import logging
+import sys
+from collections.abc import Iterator
+
+from tqdm import tqdm
 
 from seqtrain.data.epoch import EpochPlan
+from seqtrain.data.loader import Batch
 from seqtrain.log import format_scores
-from seqtrain.train.loop import EpochStats
+from seqtrain.train.epoch_stats import EpochStats
 from seqtrain.train.tensorboard import ScalarLog
 
 log = logging.getLogger("seqtrain")
@@ -81,3 +86,11 @@ def device_details(stats: EpochStats) -> list[str]:
     if stats.compiled_graphs is not None:
         parts.append(f"torch.compile: {stats.compiled_graphs} graphs compiled")
     return parts
+
+
+def progress_bar(batches: Iterator[Batch], total: int, initial: int, desc: str) -> Iterator[Batch]:
+    """A tqdm bar only when a human watches (stderr is a terminal) and the log is not per step (nor quiet:
+    log_verbosity <= 1, and ranks other than 0 of a multi-process run)."""
+    if not sys.stderr.isatty() or log.isEnabledFor(logging.DEBUG) or not log.isEnabledFor(logging.INFO):
+        return batches
+    return iter(tqdm(batches, total=total, initial=initial, desc=desc, unit="batch", leave=False, dynamic_ncols=True))

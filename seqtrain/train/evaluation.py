@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
+from collections.abc import Iterator
+
 import torch
 
 from seqtrain.config import Config
-from seqtrain.data.loader import iterate_batches
+from seqtrain.data.loader import Batch, iterate_batches
 from seqtrain.data.setup import DataSetup, plan_for
 from seqtrain.model.builder import ModelBuilder, call_with_accepted
+from seqtrain.model.context import StepContext
 from seqtrain.model.precision import Precision
+from seqtrain.rng import derive_seed, seed_all
 from seqtrain.train.distributed.run import DistributedRun
-from seqtrain.train.loop import EpochStats, evaluate
+from seqtrain.train.epoch_stats import EpochStats
 from seqtrain.train.scores import ScoreAccumulator
+from seqtrain.train.step import out_of_memory_names
 
 
 def evaluate_datasets(
@@ -59,6 +66,40 @@ def evaluate_datasets(
         results[name] = stats
         run_epoch_hook(config, "epoch_end", epoch=epoch, step=global_step, model=model, dataset_name=name)
     return results
+
+
+@torch.no_grad()
+def evaluate(
+    *,
+    model: torch.nn.Module,
+    builder: ModelBuilder,
+    batches: Iterator[Batch],
+    device: torch.device,
+    epoch: int,
+    random_seed: int,
+    rank: int = 0,
+    accumulator: ScoreAccumulator | None = None,
+    precision: Precision | None = None,
+) -> EpochStats:
+    """Computes every marked loss (eval-only ones included) without gradients; sums into `accumulator`
+    when given (a multi-process run reduces it across ranks)."""
+    model.eval()
+    acc = accumulator if accumulator is not None else ScoreAccumulator()
+    stats = EpochStats(scores={})
+    start = time.perf_counter()
+    for batch_idx, batch in enumerate(batches):
+        seed_all(derive_seed(random_seed, "eval-step", epoch, batch_idx, rank))
+        batch = batch.to(device)
+        ctx = StepContext(train=False, epoch=epoch, step=batch_idx)
+        autocast = precision.autocast(device, train=False) if precision is not None else contextlib.nullcontext()
+        with out_of_memory_names(batch, f"evaluation, epoch {epoch}"), autocast:
+            builder.train_step(model=model, batch=batch, ctx=ctx)
+        acc.add(ctx.losses)
+        stats.steps += 1
+        stats.frames += batch.num_frames(next(iter(batch.lengths)))
+    stats.seconds = time.perf_counter() - start
+    stats.scores = acc.scores()
+    return stats
 
 
 def scores_by_dataset(train: EpochStats | None, evals: dict[str, EpochStats]) -> dict[str, float]:

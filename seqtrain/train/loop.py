@@ -1,238 +1,158 @@
-"""The inner loops: train one epoch, evaluate one dataset. No files, no epochs bookkeeping here."""
+"""One training epoch, top to bottom, and one training step.
+
+    for each batch of the epoch (from `start_batch` when resuming):
+        settings of this step (learning rate, clipping, noise, accumulation)   -> StepSchedule.at(step)
+        forward + losses + backward                                            -> TrainStep (user code)
+        every `accum_grad_multiple_step` batches: combine ranks, noise, clip, update
+        scores, log
+        after an update: mid-epoch checkpoint when due; stop cleanly on SIGTERM/SIGINT
+
+The engine (engine.py) prepares the epoch (model, batch list, learning rate) and finishes it (epoch checkpoint,
+evaluation, scores); nothing here knows about files beyond asking `MidEpochSaves`.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
-import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
-from tqdm import tqdm
 
+from seqtrain.data.epoch import EpochPlan
 from seqtrain.data.loader import Batch
-from seqtrain.errors import ConfigError, SeqtrainError
+from seqtrain.errors import SeqtrainError
 from seqtrain.log import format_scores
-from seqtrain.model.builder import ModelBuilder
 from seqtrain.model.context import StepContext
-from seqtrain.model.precision import LossScaler, Precision
+from seqtrain.model.precision import LossScaler
 from seqtrain.rng import derive_seed, seed_all
+from seqtrain.train.epoch_log import progress_bar
+from seqtrain.train.epoch_stats import EpochStats
+from seqtrain.train.mid_epoch import MidEpochSaves
 from seqtrain.train.optim.optimizers import set_learning_rate
+from seqtrain.train.run_checkpoints import Progress
 from seqtrain.train.scores import ScoreAccumulator
-from seqtrain.train.step import ClipOptions, GradientNoise, TrainStep, clip_and_update, forward_backward
+from seqtrain.train.step import (
+    GradientNoise,
+    ParallelStep,
+    TrainStep,
+    clip_and_update,
+    forward_backward,
+    out_of_memory_names,
+)
+from seqtrain.train.step_schedule import StepSchedule, StepSettings
 from seqtrain.train.tensorboard import ScalarLog
 
 log = logging.getLogger("seqtrain")
 
 
 @dataclass
-class EpochStats:
-    scores: dict[str, float]
-    steps: int = 0
-    frames: int = 0
-    seconds: float = 0.0
-    data_wait_seconds: float = 0.0
-    step_lr_range: tuple[float, float] | None = None  # (first, last) learning rate of the epoch's steps
-    skipped_updates: int = 0  # updates the GradScaler skipped (inf/nan gradients in float16)
-    peak_memory_bytes: int | None = None  # peak memory allocated on a CUDA device during the epoch
-    compiled_graphs: int | None = None  # graphs torch.compile produced during the epoch (torch_compile only)
-
-
-class ParallelStep(Protocol):
-    """How the ranks of a multi-process run combine their steps (`seqtrain.train.distributed.data_parallel`)."""
-
-    update_seed_rank: int  # rank in the seed of update-time randomness: 0 when all replicas must update alike
-    step: Callable[[Batch, StepContext], torch.Tensor | None]  # the train step, e.g. inside DDP
-
-    def step_context(self, *, epoch: int, step: int, step_in_epoch: int) -> StepContext: ...
-
-    def backward_sync(self, *, sync: bool, step_in_epoch: int) -> contextlib.AbstractContextManager[Any]:
-        """Where forward and backward of a batch run; `sync`: the batch ends an update."""
-        ...
-
-    def before_update(self, params: list[torch.nn.Parameter], *, step_in_epoch: int) -> bool:
-        """Combines the ranks' gradients; False: this rank skips the update."""
-        ...
-
-    def after_update(self, *, step_in_epoch: int) -> None: ...
-
-
-@dataclass
-class TrainEpochInput:
-    """What one training epoch needs besides model and data."""
+class EpochRun:
+    """One training epoch and what its steps work with."""
 
     epoch: int
+    plan: EpochPlan  # this rank's batches
     start_batch: int
-    num_batches: int
     global_step: int
+    schedule: StepSchedule
+    step: TrainStep
+    optimizer: torch.optim.Optimizer
+    accumulator: ScoreAccumulator
     random_seed: int
     rank: int = 0
-    learning_rate_at: Callable[[int], float] = lambda step: 1.0
-    clip_at: Callable[[int], ClipOptions] = lambda step: ClipOptions()
-    gradient_noise_at: Callable[[int], float] = lambda step: 0.0
-    accum_grad_at: Callable[[int], int] = lambda step: 1  # batches per update, read at each batch
-    # Called after each update (not after batches inside an accumulation window): the only points where a
-    # checkpoint holds no half-summed gradients, so resuming from any of them is exact.
-    after_step: Callable[[int, int, ScoreAccumulator], None] = lambda batch_idx, global_step, acc: None
-    stop_on_nonfinite: bool = True
-    accumulator: ScoreAccumulator = field(default_factory=ScoreAccumulator)
-    scalar_log: ScalarLog | None = None
     parallel: ParallelStep | None = None  # None: a single process
     scaler: LossScaler | None = None  # float16/bfloat16 loss scaling (torch_amp)
+    stop_on_nonfinite: bool = True
 
 
-def _progress(batches: Iterator[Batch], *, total: int, initial: int, desc: str) -> Iterator[Batch]:
-    """A tqdm bar only when a human watches (stderr is a terminal) and the log is not per step (nor quiet:
-    log_verbosity <= 1, and ranks other than 0 of a multi-process run)."""
-    if not sys.stderr.isatty() or log.isEnabledFor(logging.DEBUG) or not log.isEnabledFor(logging.INFO):
-        return batches
-    return iter(tqdm(batches, total=total, initial=initial, desc=desc, unit="batch", leave=False, dynamic_ncols=True))
-
-
-def train_epoch(
-    *,
-    step: TrainStep,
-    optimizer: torch.optim.Optimizer,
-    batches: Iterator[Batch],
-    inp: TrainEpochInput,
-) -> tuple[EpochStats, int]:
-    """Trains on `batches` (already started at `inp.start_batch`); returns stats and the new global step."""
-    model, device = step.model, step.device
+def train_epoch(run: EpochRun, batches: Iterator[Batch], saves: MidEpochSaves, scalar_log: ScalarLog) -> EpochStats:
+    """Trains on `batches` (already started at `run.start_batch`); `run.global_step` advances with each batch."""
+    model, device, num_batches = run.step.model, run.step.device, len(run.plan.batches)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    acc = inp.accumulator
     stats = EpochStats(scores={})
-    if inp.scaler is not None:
-        inp.scaler.skipped_updates = 0
+    if run.scaler is not None:
+        run.scaler.skipped_updates = 0
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    global_step = inp.global_step
-    start = time.perf_counter()
-    wait_start = start
-    bar = _progress(batches, total=inp.num_batches, initial=inp.start_batch, desc=f"epoch {inp.epoch}")
+    saves.start_epoch(run.global_step)
+    start = wait_start = time.perf_counter()
     pending = 0  # batches whose gradients are summed but not applied yet
-    for batch_idx, batch in enumerate(bar, start=inp.start_batch):
+    for batch_idx, batch in enumerate(
+        progress_bar(batches, num_batches, run.start_batch, f"epoch {run.epoch}"), start=run.start_batch
+    ):
         stats.data_wait_seconds += time.perf_counter() - wait_start
-        seed_all(derive_seed(inp.random_seed, "train-step", inp.epoch, batch_idx, inp.rank))
+        seed_all(derive_seed(run.random_seed, "train-step", run.epoch, batch_idx, run.rank))
         batch = batch.to(device)
-        lr = inp.learning_rate_at(global_step)
-        set_learning_rate(optimizer, lr)
+        settings = run.schedule.at(run.global_step)
         pending += 1
-        update = pending >= _accum_grad_steps(inp, global_step) or batch_idx + 1 >= inp.num_batches
-        with out_of_memory_names(batch, f"epoch {inp.epoch}, step {global_step}"):
-            if inp.parallel is None:
-                ctx = StepContext(train=True, epoch=inp.epoch, step=global_step)
-                forward_backward(step, batch, ctx, scaler=inp.scaler)
-            else:
-                ctx = inp.parallel.step_context(epoch=inp.epoch, step=global_step, step_in_epoch=batch_idx)
-                with inp.parallel.backward_sync(sync=update, step_in_epoch=batch_idx):
-                    forward_backward(inp.parallel.step, batch, ctx, scaler=inp.scaler)
-            grad_norm = _update(params, optimizer, inp, batch_idx, global_step) if update else math.nan
+        update = pending >= settings.accum_grad_multiple_step or batch_idx + 1 >= num_batches
+        ctx, grad_norm = train_step(run, batch, batch_idx, settings, params, update=update)
         pending = 0 if update else pending
-        step_scores = acc.add(ctx.losses)
-        if inp.stop_on_nonfinite and not all(math.isfinite(v) for v in step_scores.values()):
+
+        step_scores = run.accumulator.add(ctx.losses)
+        if run.stop_on_nonfinite and not all(math.isfinite(v) for v in step_scores.values()):
             raise SeqtrainError(
-                f"epoch {inp.epoch}, step {global_step}: non-finite train score {format_scores(step_scores)} "
+                f"epoch {run.epoch}, step {run.global_step}: non-finite train score {format_scores(step_scores)} "
                 f"(batch seqs {batch.seq_tags[:5]}...). Lower the learning rate or set gradient_clip; "
                 "stop_on_nonfinite_train_score=False ignores this."
             )
-        global_step += 1
+        run.global_step += 1
+        lr = settings.learning_rate
         stats.step_lr_range = (stats.step_lr_range[0] if stats.step_lr_range else lr, lr)
         stats.steps += 1
         stats.frames += batch.num_frames(next(iter(batch.lengths)))
         where = f"grad_norm {grad_norm:.3g}" if update else f"accumulating ({pending} batches)"
-        log.debug("epoch %d step %d: %s lr %.3g %s", inp.epoch, global_step, format_scores(step_scores), lr, where)
-        if inp.scalar_log is not None:
-            norm = {"grad_norm": grad_norm} if update else {}
-            inp.scalar_log.scalars("train_step", {**step_scores, "lr": lr, **norm}, global_step)
-        if update:
-            inp.after_step(batch_idx + 1, global_step, acc)
+        log.debug("epoch %d step %d: %s lr %.3g %s", run.epoch, run.global_step, format_scores(step_scores), lr, where)
+        norm = {"grad_norm": grad_norm} if update else {}
+        scalar_log.scalars("train_step", {**step_scores, "lr": lr, **norm}, run.global_step)
+
+        if update:  # the only points where a checkpoint holds no half-summed gradients
+            progress = Progress(run.epoch, False, batch_idx + 1, run.global_step)
+            stop_signal, checkpoint_due = saves.due(progress, run.plan)
+            if checkpoint_due:
+                saves.save(progress, run.plan, run.accumulator)
+            if stop_signal is not None:
+                raise saves.interrupted(stop_signal, progress)
         wait_start = time.perf_counter()
     stats.seconds = time.perf_counter() - start
-    stats.scores = acc.scores()
-    stats.skipped_updates = inp.scaler.skipped_updates if inp.scaler is not None else 0
+    stats.scores = run.accumulator.scores()
+    stats.skipped_updates = run.scaler.skipped_updates if run.scaler is not None else 0
     if device.type == "cuda":
         stats.peak_memory_bytes = torch.cuda.max_memory_allocated(device)
-    return stats, global_step
-
-
-@contextlib.contextmanager
-def out_of_memory_names(batch: Batch, where: str) -> Iterator[None]:
-    """A (CUDA) out-of-memory error becomes one that names the batch and what to change."""
-    try:
-        yield
-    except torch.OutOfMemoryError as e:
-        shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.data.items())
-        raise SeqtrainError(
-            f"{where}: out of memory in the batch of {batch.num_seqs} seqs, padded {shapes} "
-            f"(seqs {', '.join(batch.seq_tags[:5])}{', ...' if batch.num_seqs > 5 else ''}). Lower batch_size "
-            f"(padded frames per batch) or max_seqs, or drop long sequences with max_seq_length. "
-            f"({str(e).splitlines()[0]})"
-        ) from e
-
-
-def _accum_grad_steps(inp: TrainEpochInput, global_step: int) -> int:
-    steps = inp.accum_grad_at(global_step)
-    if steps < 1:
-        raise ConfigError(
-            f"accum_grad_multiple_step is {steps} at epoch {inp.epoch}, step {global_step}; it must be >= 1"
-        )
-    return steps
-
-
-def _update(
-    params: list[torch.nn.Parameter], optimizer: torch.optim.Optimizer, inp: TrainEpochInput, batch_idx: int, step: int
-) -> float:
-    """Noise, clipping and the optimizer step with this step's settings; returns the gradient norm."""
-    std = inp.gradient_noise_at(step)
-    if std < 0:
-        raise ConfigError(f"gradient_noise is {std} at epoch {inp.epoch}, step {step}; it is a std, >= 0")
-    rank = inp.rank if inp.parallel is None else inp.parallel.update_seed_rank
-    seed = derive_seed(inp.random_seed, "gradient-noise", inp.epoch, batch_idx, rank)
-    noise = GradientNoise(std, seed) if std > 0 else None
-    clip, scaler = inp.clip_at(step), inp.scaler
-    if inp.parallel is None:
-        return clip_and_update(params=params, optimizer=optimizer, clip=clip, noise=noise, scaler=scaler)
-    grad_norm = math.nan
-    if inp.parallel.before_update(params, step_in_epoch=batch_idx):
-        grad_norm = clip_and_update(params=params, optimizer=optimizer, clip=clip, noise=noise, scaler=scaler)
-    inp.parallel.after_update(step_in_epoch=batch_idx)  # every rank: it may hold a collective
-    return grad_norm
-
-
-@torch.no_grad()
-def evaluate(
-    *,
-    model: torch.nn.Module,
-    builder: ModelBuilder,
-    batches: Iterator[Batch],
-    device: torch.device,
-    epoch: int,
-    random_seed: int,
-    rank: int = 0,
-    accumulator: ScoreAccumulator | None = None,
-    precision: Precision | None = None,
-) -> EpochStats:
-    """Computes every marked loss (eval-only ones included) without gradients; sums into `accumulator`
-    when given (a multi-process run reduces it across ranks)."""
-    model.eval()
-    acc = accumulator if accumulator is not None else ScoreAccumulator()
-    stats = EpochStats(scores={})
-    start = time.perf_counter()
-    for batch_idx, batch in enumerate(batches):
-        seed_all(derive_seed(random_seed, "eval-step", epoch, batch_idx, rank))
-        batch = batch.to(device)
-        ctx = StepContext(train=False, epoch=epoch, step=batch_idx)
-        autocast = precision.autocast(device, train=False) if precision is not None else contextlib.nullcontext()
-        with out_of_memory_names(batch, f"evaluation, epoch {epoch}"), autocast:
-            builder.train_step(model=model, batch=batch, ctx=ctx)
-        acc.add(ctx.losses)
-        stats.steps += 1
-        stats.frames += batch.num_frames(next(iter(batch.lengths)))
-    stats.seconds = time.perf_counter() - start
-    stats.scores = acc.scores()
     return stats
+
+
+def train_step(
+    run: EpochRun,
+    batch: Batch,
+    batch_idx: int,
+    settings: StepSettings,
+    params: list[torch.nn.Parameter],
+    *,
+    update: bool,
+) -> tuple[StepContext, float]:
+    """Forward + backward of one batch and, when it ends an update, the update; returns the step's context (its
+    marked losses) and the gradient norm (nan without an update)."""
+    set_learning_rate(run.optimizer, settings.learning_rate)
+    noise_rank = run.rank if run.parallel is None else run.parallel.update_seed_rank  # replicas must update alike
+    noise_seed = derive_seed(run.random_seed, "gradient-noise", run.epoch, batch_idx, noise_rank)
+    noise = GradientNoise(settings.gradient_noise, noise_seed) if settings.gradient_noise > 0 else None
+    grad_norm = math.nan
+    with out_of_memory_names(batch, f"epoch {run.epoch}, step {run.global_step}"):
+        if run.parallel is None:
+            ctx = StepContext(train=True, epoch=run.epoch, step=run.global_step)
+            forward_backward(run.step, batch, ctx, scaler=run.scaler)
+        else:
+            ctx = run.parallel.step_context(epoch=run.epoch, step=run.global_step, step_in_epoch=batch_idx)
+            with run.parallel.backward_sync(sync=update, step_in_epoch=batch_idx):
+                forward_backward(run.parallel.step, batch, ctx, scaler=run.scaler)
+        # With several ranks: combine their gradients first; False means this rank skips the update.
+        if update and (run.parallel is None or run.parallel.before_update(params, step_in_epoch=batch_idx)):
+            clip, scaler = settings.clip, run.scaler
+            grad_norm = clip_and_update(params=params, optimizer=run.optimizer, clip=clip, noise=noise, scaler=scaler)
+        if update and run.parallel is not None:
+            run.parallel.after_update(step_in_epoch=batch_idx)  # every rank: it may hold a collective
+    return ctx, grad_norm

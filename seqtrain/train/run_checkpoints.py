@@ -23,7 +23,7 @@ from seqtrain.errors import ConfigError
 from seqtrain.model.precision import LossScaler
 from seqtrain.rng import rng_state
 from seqtrain.train.distributed.run import DistributedRun
-from seqtrain.train.loop import EpochStats
+from seqtrain.train.epoch_stats import EpochStats
 from seqtrain.train.model_state import ModelState
 from seqtrain.train.optim.lr_control import LearningRateControl
 from seqtrain.train.scores import ScoreAccumulator

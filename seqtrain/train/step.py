@@ -7,11 +7,13 @@ batch k times as large, since losses are summed) and `clip_and_update` once.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 
@@ -20,6 +22,25 @@ from seqtrain.errors import ConfigError, SeqtrainError
 from seqtrain.model.builder import ModelBuilder
 from seqtrain.model.context import StepContext
 from seqtrain.model.precision import LossScaler, Precision
+
+
+class ParallelStep(Protocol):
+    """How the ranks of a multi-process run combine their steps (`seqtrain.train.distributed.data_parallel`)."""
+
+    update_seed_rank: int  # rank in the seed of update-time randomness: 0 when all replicas must update alike
+    step: Callable[[Batch, StepContext], torch.Tensor | None]  # the train step, e.g. inside DDP
+
+    def step_context(self, *, epoch: int, step: int, step_in_epoch: int) -> StepContext: ...
+
+    def backward_sync(self, *, sync: bool, step_in_epoch: int) -> contextlib.AbstractContextManager[Any]:
+        """Where forward and backward of a batch run; `sync`: the batch ends an update."""
+        ...
+
+    def before_update(self, params: list[torch.nn.Parameter], *, step_in_epoch: int) -> bool:
+        """Combines the ranks' gradients; False: this rank skips the update."""
+        ...
+
+    def after_update(self, *, step_in_epoch: int) -> None: ...
 
 
 class TrainStep(torch.nn.Module):
@@ -142,3 +163,18 @@ def clip_and_update(
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return grad_norm
+
+
+@contextlib.contextmanager
+def out_of_memory_names(batch: Batch, where: str) -> Iterator[None]:
+    """A (CUDA) out-of-memory error becomes one that names the batch and what to change."""
+    try:
+        yield
+    except torch.OutOfMemoryError as e:
+        shapes = ", ".join(f"{k} {tuple(v.shape)}" for k, v in batch.data.items())
+        raise SeqtrainError(
+            f"{where}: out of memory in the batch of {batch.num_seqs} seqs, padded {shapes} "
+            f"(seqs {', '.join(batch.seq_tags[:5])}{', ...' if batch.num_seqs > 5 else ''}). Lower batch_size "
+            f"(padded frames per batch) or max_seqs, or drop long sequences with max_seq_length. "
+            f"({str(e).splitlines()[0]})"
+        ) from e

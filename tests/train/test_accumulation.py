@@ -44,13 +44,23 @@ def test_accumulated_gradients_are_summed(tiny_corpus: dict[str, Path], tmp_path
     assert torch.equal(w, torch.full((4,), -0.5 * 1000.0 * steps))
 
 
-def test_bad_per_step_values_are_config_errors(tiny_corpus: dict[str, Path], tmp_path: Path, capsys) -> None:
-    config = write_config(tmp_path, tiny_corpus, num_epochs=1, extra="accum_grad_multiple_step = {1: 0}\n")
-    assert run_cli("train", config) == 1
-    assert "accum_grad_multiple_step is 0 at epoch 1, step 0; it must be >= 1" in capsys.readouterr().err
-    config = write_config(tmp_path, tiny_corpus, num_epochs=1, extra="gradient_noise = -0.1\n")
-    assert run_cli("train", config) == 1
-    assert "gradient_noise is -0.1" in capsys.readouterr().err
+def test_bad_per_step_values_are_config_errors_before_training(
+    tiny_corpus: dict[str, Path], tmp_path: Path, capsys
+) -> None:
+    """Values (plain or per epoch) fail when the config is loaded; a function's value when it is asked for."""
+    cases = [
+        ("accum_grad_multiple_step = {1: 0}", "config key 'accum_grad_multiple_step': 0 for epoch 1 must be >= 1"),
+        ("gradient_noise = -0.1", "config key 'gradient_noise': -0.1 must be >= 0"),
+        ("gradient_clip = {1: 1.0, 3: -1.0}", "config key 'gradient_clip': -1.0 for epoch 3 must be >= 0"),
+    ]
+    for line, message in cases:
+        assert run_cli("train", write_config(tmp_path, tiny_corpus, num_epochs=1, extra=line + "\n")) == 1
+        out, err = capsys.readouterr()
+        assert message in err and "epoch 1:" not in out, line
+    extra = "accum_grad_multiple_step = lambda *, epoch, step: 0 if step == 2 else 1\n"
+    assert run_cli("train", write_config(tmp_path, tiny_corpus, num_epochs=1, extra=extra)) == 1
+    expected = "'accum_grad_multiple_step': 0 (the schedule function's value at epoch 1, step 2) must be >= 1"
+    assert expected in capsys.readouterr().err
 
 
 SCHEDULED = """

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from seqtrain.train.epoch_log import describe_learning_rate, log_epoch_summary
-from seqtrain.train.loop import EpochStats
+from seqtrain.train.epoch_stats import EpochStats
 from seqtrain.train.tensorboard import ScalarLog
 
 

@@ -7,7 +7,7 @@ that a RETURNN config means the same here; `learning_rate_step_schedule` is seqt
 from collections.abc import Callable
 from typing import Any, Literal
 
-from seqtrain.config.registry import declare
+from seqtrain.config.registry import at_least, declare
 
 G = "optim"
 CONTROL_TYPES = ("constant", "newbob", "newbob_rel", "newbob_relative", "newbob_abs", "newbob_multi_epoch")
@@ -20,7 +20,15 @@ declare(
     "'adam', {'class': 'adamw', 'weight_decay': 0.01, 'param_groups': [...]}, a dotted path or a class; None = SGD",
     group=G,
 )
-declare("gradient_clip", float, 0.0, "clip each gradient value to [-x, x]; 0 = off", schedulable=True, group=G)
+declare(
+    "gradient_clip",
+    float,
+    0.0,
+    "clip each gradient value to [-x, x]; 0 = off",
+    schedulable=True,
+    group=G,
+    check=at_least(0),
+)
 declare(
     "gradient_clip_global_norm",
     float,
@@ -28,6 +36,7 @@ declare(
     "scale gradients so their global L2 norm is at most x; 0 = off",
     schedulable=True,
     group=G,
+    check=at_least(0),
 )
 declare(
     "gradient_noise",
@@ -36,6 +45,7 @@ declare(
     "add truncated-normal noise with this std (cut at 2 std) to every gradient before clipping; 0 = off",
     schedulable=True,
     group=G,
+    check=at_least(0),
 )
 declare(
     "accum_grad_multiple_step",
@@ -44,6 +54,7 @@ declare(
     "sum the gradients of N batches per update (an epoch's last update may have fewer); global steps count batches",
     schedulable=True,
     group=G,
+    check=at_least(1),
 )
 
 # ---- learning rate per epoch (learning_rate_control, the learning-rate file)

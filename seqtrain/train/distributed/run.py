@@ -57,10 +57,10 @@ from seqtrain.train.distributed.data_parallel import (
 )
 from seqtrain.train.distributed.options import DistributedOptions, parse_options
 from seqtrain.train.distributed.rank_failure import FailureChannel, FailureWatcher, RankFailed, stop_message
-from seqtrain.train.loop import EpochStats, ParallelStep
+from seqtrain.train.epoch_stats import EpochStats
 from seqtrain.train.model_state import ModelState
 from seqtrain.train.scores import ScoreAccumulator
-from seqtrain.train.step import TrainStep
+from seqtrain.train.step import ParallelStep, TrainStep
 
 log = logging.getLogger("seqtrain")
 

@@ -95,13 +95,18 @@ def control_options(config: Config) -> ControlOptions:
     return options
 
 
-def make_learning_rate_control(config: Config, *, path: Path | None) -> LearningRateControl:
+def make_learning_rate_control(config: Config, *, path: Path | None, writes: bool = True) -> LearningRateControl:
+    """The control with the scores of `path` (the learning-rate file); `writes=False` (ranks other than 0 of a
+    multi-process run): it reads the file, hand edits included, but never writes it."""
     parse_step_shape(config.get("learning_rate_step_schedule"))  # fail before training, not at the first step
-    return LearningRateControl(
+    control = LearningRateControl(
         control_options(config),
         base_learning_rate=lambda epoch: float(config.at("learning_rate", epoch=epoch)),
         path=path,
     )
+    if not writes:
+        control.path = None
+    return control
 
 
 def epoch_learning_rate(
