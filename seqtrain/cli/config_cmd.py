@@ -1,4 +1,6 @@
-"""`seqtrain config --list` (every key) and `seqtrain config CONFIG [key=value ...]` (resolved config)."""
+"""`seqtrain config --list` (every key) and `seqtrain config CONFIG [--epoch N] [key=value ...]`: the typed settings,
+concern by concern (seqtrain.config.settings), with schedules and the epoch's own config (a net dict's `#config`,
+a pipeline stage's `config`) resolved for epoch N, as training sees them."""
 
 from __future__ import annotations
 
@@ -6,8 +8,11 @@ import argparse
 
 from seqtrain.config import all_keys, load_config
 from seqtrain.config.config import describe_value
+from seqtrain.config.settings import Settings
 from seqtrain.config.types import type_name
 from seqtrain.errors import ConfigError
+from seqtrain.model.make_builder import make_model_builder
+from seqtrain.model.pipeline_stages import with_pipeline_epochs
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -38,5 +43,10 @@ def run(args: argparse.Namespace) -> int:
     if not args.config:
         raise ConfigError("give a config file, or --list to see all keys")
     config = load_config(args.config, args.overrides)
-    print(config.resolved_text(epoch=args.epoch), end="")
+    if args.epoch is not None:
+        if args.epoch < 1:
+            raise ConfigError(f"--epoch {args.epoch}: epochs count from 1")
+        config = with_pipeline_epochs(config)
+        config = config.with_values(make_model_builder(config).epoch_config(args.epoch))
+    print(Settings.from_config(config).describe(config, epoch=args.epoch), end="")
     return 0
