@@ -39,8 +39,16 @@ class Scheduled(Generic[T]):
         return schedule.is_step_dependent(get_key(self.key), self.value)
 
 
+class Concern:
+    """One concern's settings; `from_config` reads only its own keys (cheaper than all of `Settings`)."""
+
+    @classmethod
+    def from_config(cls, config: Config) -> Any:
+        return cls(**{f.name: _read(config, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
-class RunSettings:
+class RunSettings(Concern):
     """The run: its files and checkpoints, epochs, seed, device, logging."""
 
     checkpoint_interval_minutes: float | None
@@ -59,7 +67,7 @@ class RunSettings:
 
 
 @dataclass(frozen=True)
-class DataSettings:
+class DataSettings(Concern):
     """Datasets, `extern_data`, batching, chunking and loading."""
 
     batch_size: Scheduled[int | dict[str, int]]
@@ -77,7 +85,7 @@ class DataSettings:
 
 
 @dataclass(frozen=True)
-class ModelSettings:
+class ModelSettings(Concern):
     """The model and the functions seqtrain calls (hooks)."""
 
     epoch_end: Callable[..., Any]
@@ -90,7 +98,7 @@ class ModelSettings:
 
 
 @dataclass(frozen=True)
-class OptimizerSettings:
+class OptimizerSettings(Concern):
     """The optimizer, learning-rate control and the per-step update (clipping, noise, accumulation)."""
 
     accum_grad_multiple_step: Scheduled[int]
@@ -120,7 +128,7 @@ class OptimizerSettings:
 
 
 @dataclass(frozen=True)
-class NetworkSettings:
+class NetworkSettings(Concern):
     """Regularization over all parameters (L2, variational noise), own layer classes, preloading."""
 
     L2: Scheduled[float]
@@ -130,7 +138,7 @@ class NetworkSettings:
 
 
 @dataclass(frozen=True)
-class PrecisionSettings:
+class PrecisionSettings(Concern):
     """Mixed precision and torch.compile."""
 
     grad_scaler: dict[str, Any] | None
@@ -140,7 +148,7 @@ class PrecisionSettings:
 
 
 @dataclass(frozen=True)
-class PretrainSettings:
+class PretrainSettings(Concern):
     """Pretraining: nets that grow per epoch, parameter copy, trainable subsets."""
 
     copy_optimizer_state: str
@@ -159,7 +167,7 @@ class PretrainSettings:
 
 
 @dataclass(frozen=True)
-class DistributedSettings:
+class DistributedSettings(Concern):
     """Multi-process training and deterministic algorithms."""
 
     deterministic_train: bool | str
@@ -167,14 +175,14 @@ class DistributedSettings:
 
 
 @dataclass(frozen=True)
-class PipelineSettings:
+class PipelineSettings(Concern):
     """Multi-stage runs."""
 
     pipeline: list[dict[str, Any]] | None
 
 
 @dataclass(frozen=True)
-class RecogSettings:
+class RecogSettings(Concern):
     """`seqtrain recog`: decoder, its options, what to score."""
 
     recog_beam_size: int
@@ -191,7 +199,7 @@ class RecogSettings:
 
 
 @dataclass(frozen=True)
-class AlignmentSettings:
+class AlignmentSettings(Concern):
     """`seqtrain align`: topology, mode, output."""
 
     align_blank_index: int | None
@@ -212,7 +220,7 @@ class AlignmentSettings:
 
 
 # registry group -> (field of Settings, its class)
-_CONCERNS: dict[str, tuple[str, type]] = {
+_CONCERNS: dict[str, tuple[str, type[Concern]]] = {
     "core": ("run", RunSettings),
     "data": ("data", DataSettings),
     "model": ("model", ModelSettings),
@@ -245,12 +253,7 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Config) -> Settings:
-        concerns = {}
-        for field, concern_class in _CONCERNS.values():
-            concerns[field] = concern_class(
-                **{f.name: _read(config, f.name) for f in dataclasses.fields(concern_class)}
-            )
-        return cls(**concerns)
+        return cls(**{field: concern.from_config(config) for field, concern in _CONCERNS.values()})
 
     def describe(self, config: Config, *, epoch: int | None = None, step: int = 0) -> str:
         """Every setting, concern by concern, resolved for `epoch` when given, with where its value came from."""

@@ -19,6 +19,7 @@ import torch
 
 from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.config import Config
+from seqtrain.config.settings import OptimizerSettings
 from seqtrain.data.loader import iterate_batches
 from seqtrain.data.setup import plan_for
 from seqtrain.log import setup_logging
@@ -37,7 +38,7 @@ from seqtrain.train.evaluation import evaluate_datasets, run_epoch_hook, scores_
 from seqtrain.train.loop import EpochRun, train_epoch
 from seqtrain.train.mid_epoch import MidEpochSaves, TrainingInterrupted
 from seqtrain.train.model_state import ModelState
-from seqtrain.train.optim.lr_setup import epoch_learning_rate, make_learning_rate_control
+from seqtrain.train.optim.lr_setup import epoch_learning_rate, make_learning_rate_control, pretrain_epochs
 from seqtrain.train.resume import check_same_batches, latest_state
 from seqtrain.train.run_checkpoints import Progress, RunCheckpoints
 from seqtrain.train.scores import ScoreAccumulator
@@ -84,8 +85,10 @@ class Trainer:
         self.epochs = EpochDatasets(config, self.builder)  # each epoch's config and data (#config, pipeline stage)
         self.data = self.epochs.initial()
         self.state = ModelState(self.builder, self.device, self.random_seed, compile_options=compiling)
+        self.optimizer = OptimizerSettings.from_config(config)
+        self.pretrain_epochs = pretrain_epochs(config)  # RETURNN fixes the rates of pretraining epochs
         lr_path = self.run_files.learning_rates(config.get("learning_rate_file")) if self.run_files else None
-        self.lr_control = make_learning_rate_control(config, path=lr_path, writes=dist.is_main)  # all ranks read
+        self.lr_control = make_learning_rate_control(self.optimizer, path=lr_path, writes=dist.is_main)  # all read
         self.checkpoints = RunCheckpoints(
             self.files, config=config, state=self.state, lr_control=self.lr_control, dist=dist, scaler=self.scaler
         )
@@ -143,9 +146,9 @@ class Trainer:
         if resumed is not None:
             self.state.restore(resumed, source=str(resumed.get("_path")))
         first_step = step - start_batch
-        lr = epoch_learning_rate(
-            self.lr_control, config=self.config, epoch_config=config, epoch=epoch, first_step=first_step
-        )
+        epoch_optimizer = OptimizerSettings.from_config(config)  # with the epoch's #config
+        lr = epoch_learning_rate(self.lr_control, self.optimizer, epoch_optimizer, epoch=epoch, first_step=first_step,
+                                 pretrain_epochs=self.pretrain_epochs)  # fmt: skip
         self.lr_control.save()
         assert self.data.train is not None and self.state.model is not None and self.state.optimizer is not None
         global_plan = plan_for(config, self.data.train, epoch, step=step)
@@ -170,7 +173,7 @@ class Trainer:
         train_step = TrainStep(self.state.model, self.builder, self.precision, self.device)
         run = EpochRun(
             epoch=epoch, plan=plan, start_batch=start_batch, global_step=step,
-            schedule=StepSchedule(config, epoch=epoch, epoch_learning_rate=lr, first_step=first_step,
+            schedule=StepSchedule(epoch_optimizer, epoch=epoch, epoch_learning_rate=lr, first_step=first_step,
                                   num_batches=len(plan.batches)),
             step=train_step, optimizer=self.state.optimizer, accumulator=accumulator, random_seed=self.random_seed,
             rank=self.dist.rank, parallel=self.dist.step_sync(plan, train_step), scaler=self.scaler,

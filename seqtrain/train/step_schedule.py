@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seqtrain.config import Config
+from seqtrain.config.settings import OptimizerSettings
 from seqtrain.train.optim.lr_setup import step_learning_rate
 from seqtrain.train.step import ClipOptions
 
@@ -23,25 +23,24 @@ class StepSettings:
 
 
 class StepSchedule:
-    """The step settings of one epoch, from the epoch's config and the rate the learning-rate control decided."""
+    """The step settings of one epoch, from the epoch's optimizer settings (its `#config` applied) and the rate
+    the learning-rate control decided."""
 
     def __init__(
-        self, config: Config, *, epoch: int, epoch_learning_rate: float, first_step: int, num_batches: int
+        self, opt: OptimizerSettings, *, epoch: int, epoch_learning_rate: float, first_step: int, num_batches: int
     ) -> None:
-        self.config = config
+        self.opt = opt
         self.epoch = epoch
         self.learning_rate = step_learning_rate(
-            config, epoch=epoch, epoch_learning_rate=epoch_learning_rate, first_step=first_step, num_batches=num_batches
+            opt, epoch=epoch, epoch_learning_rate=epoch_learning_rate, first_step=first_step, num_batches=num_batches
         )
 
     def at(self, step: int) -> StepSettings:
-        def value(key: str) -> object:
-            return self.config.at(key, epoch=self.epoch, step=step)
-
+        opt, epoch = self.opt, self.epoch
         # Types and ranges are the keys' own checks (seqtrain/config/keys), run at load and on a function's result.
         return StepSettings(
             learning_rate=self.learning_rate(step),
-            clip=ClipOptions(value("gradient_clip"), value("gradient_clip_global_norm")),  # type: ignore[arg-type]
-            gradient_noise=float(value("gradient_noise")),  # type: ignore[arg-type]
-            accum_grad_multiple_step=int(value("accum_grad_multiple_step")),  # type: ignore[call-overload]
+            clip=ClipOptions(opt.gradient_clip.at(epoch, step), opt.gradient_clip_global_norm.at(epoch, step)),
+            gradient_noise=float(opt.gradient_noise.at(epoch, step)),
+            accum_grad_multiple_step=int(opt.accum_grad_multiple_step.at(epoch, step)),
         )

@@ -12,12 +12,13 @@ import pytest
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import OptimizerSettings
 from seqtrain.errors import ConfigError
 from seqtrain.model.net_dict_builder import NetDictModelBuilder
 from seqtrain.model.pretrain import Pretrain, WrapEpochValue
 from seqtrain.train.optim.lr_control import LearningRateControl
 from seqtrain.train.optim.lr_file import read_scores
-from seqtrain.train.optim.lr_setup import control_options, epoch_learning_rate
+from seqtrain.train.optim.lr_setup import control_options, epoch_learning_rate, pretrain_epochs
 from tests.nn.helpers import EXTERN_DATA, make_batch, run_step
 from tests.train.helpers import assert_bitwise_equal, model_params, run_cli, start_subprocess
 from tests.train.net_configs import write_net_config
@@ -223,9 +224,11 @@ def _rates(**keys: Any) -> list[float]:
             **keys,
         }
     )
-    control = LearningRateControl(control_options(config), base_learning_rate=lambda epoch: 1.0)
+    opt = OptimizerSettings.from_config(config)
+    control = LearningRateControl(control_options(opt), base_learning_rate=lambda epoch: 1.0)
+    num_pretrain = pretrain_epochs(config)
     return [
-        epoch_learning_rate(control, config=config, epoch_config=config, epoch=epoch, first_step=0)
+        epoch_learning_rate(control, opt, opt, epoch=epoch, first_step=0, pretrain_epochs=num_pretrain)
         for epoch in range(1, 6)
     ]
 

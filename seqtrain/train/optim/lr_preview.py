@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from seqtrain.config import Config
+from seqtrain.config.settings import OptimizerSettings
 from seqtrain.data.setup import build_data, plan_for
 from seqtrain.errors import ConfigError
 from seqtrain.model.make_builder import make_model_builder
 from seqtrain.train.optim.lr_control import LearningRateControl
 from seqtrain.train.optim.lr_file import EpochData, read_scores
-from seqtrain.train.optim.lr_setup import control_options, epoch_learning_rate, step_learning_rate
+from seqtrain.train.optim.lr_setup import control_options, epoch_learning_rate, pretrain_epochs, step_learning_rate
 
 
 @dataclass
@@ -68,22 +69,25 @@ def preview(
 ) -> list[EpochRates]:
     """Rates of epochs 1..num_epochs as training would use them."""
     stored = read_scores(scores_path) if scores_path is not None and scores_path.is_file() else {}
-    control = LearningRateControl(
-        control_options(config), base_learning_rate=lambda epoch: float(config.at("learning_rate", epoch=epoch))
-    )
+    opt = OptimizerSettings.from_config(config)
+    control = LearningRateControl(control_options(opt), base_learning_rate=lambda e: float(opt.learning_rate.at(e)))
     control.epoch_data = load_history(scores_path, recompute=recompute)
     if not recompute and scores_path is not None:
         control.mark_as_stored(scores_path)
     builder = make_model_builder(config)
+    num_pretrain = pretrain_epochs(config)
     count_steps = _steps_counter(config, steps_per_epoch)
     rows = []
     global_step = 0
     for epoch in range(1, num_epochs + 1):
         epoch_config = config.with_values(builder.epoch_config(epoch))
-        lr = epoch_learning_rate(control, config=config, epoch_config=epoch_config, epoch=epoch, first_step=global_step)
+        epoch_opt = OptimizerSettings.from_config(epoch_config)
+        lr = epoch_learning_rate(
+            control, opt, epoch_opt, epoch=epoch, first_step=global_step, pretrain_epochs=num_pretrain
+        )
         num_steps = count_steps(epoch_config, epoch, global_step)
         rate_at = step_learning_rate(
-            epoch_config, epoch=epoch, epoch_learning_rate=lr, first_step=global_step, num_batches=num_steps
+            epoch_opt, epoch=epoch, epoch_learning_rate=lr, first_step=global_step, num_batches=num_steps
         )
         rows.append(
             EpochRates(

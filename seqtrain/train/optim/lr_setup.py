@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from seqtrain.config import Config
+from seqtrain.config.settings import OptimizerSettings
 from seqtrain.errors import ConfigError
 from seqtrain.model.pretrain import make_pretrain
 from seqtrain.train.optim.lr_control import LearningRateControl
@@ -33,9 +34,9 @@ log = logging.getLogger("seqtrain")
 _KIND = {"newbob": "newbob_rel", "newbob_relative": "newbob_rel"}  # RETURNN's aliases
 
 
-def _predefined(config: Config) -> dict[int, float]:
+def _predefined(opt: OptimizerSettings) -> dict[int, float]:
     """`learning_rates` (list from epoch 1, or dict) plus the epochs of a `{epoch: lr}` learning_rate."""
-    given = config.get("learning_rates")
+    given = opt.learning_rates
     listed: dict[int, float] = {}
     if isinstance(given, list):
         listed = {i + 1: float(v) for i, v in enumerate(given)}
@@ -43,7 +44,7 @@ def _predefined(config: Config) -> dict[int, float]:
         listed = {int(e): float(v) for e, v in given.items()}
     if any(e < 1 for e in listed):
         raise ConfigError(f"learning_rates: epochs count from 1, got {sorted(listed)}")
-    base = config.get("learning_rate")
+    base = opt.learning_rate.value
     scheduled = {int(e): float(v) for e, v in base.items()} if isinstance(base, dict) else {}
     both = sorted(set(listed) & set(scheduled))
     if both:
@@ -53,28 +54,27 @@ def _predefined(config: Config) -> dict[int, float]:
     return {**scheduled, **listed}
 
 
-def control_options(config: Config) -> ControlOptions:
+def control_options(opt: OptimizerSettings) -> ControlOptions:
     """Checks and resolves the control keys; the combinations RETURNN would assert on fail here, up front."""
-    kind = _KIND.get(config.get("learning_rate_control"), config.get("learning_rate_control"))
-    measure = config.get("learning_rate_control_error_measure")
-    threshold = config.get("newbob_relative_error_threshold")
-    grow_threshold = config.get("newbob_relative_error_grow_threshold")
+    kind = _KIND.get(opt.learning_rate_control, opt.learning_rate_control)
+    measure = opt.learning_rate_control_error_measure
+    threshold = opt.newbob_relative_error_threshold
+    grow_threshold = opt.newbob_relative_error_grow_threshold
     grow_threshold = threshold if grow_threshold is None else grow_threshold
-    num_epochs = config.get("newbob_multi_num_epochs")
-    interval = config.get("newbob_multi_update_interval")
+    num_epochs, interval = opt.newbob_multi_num_epochs, opt.newbob_multi_update_interval
     options = ControlOptions(
         kind=kind,
-        min_learning_rate=config.get("min_learning_rate"),
-        predefined=_predefined(config),
+        min_learning_rate=opt.min_learning_rate,
+        predefined=_predefined(opt),
         error_measure=(measure,) if isinstance(measure, str) else tuple(measure or ()),
-        relative_error_relative_lr=config.get("learning_rate_control_relative_error_relative_lr"),
-        min_num_epochs_per_new_lr=config.get("learning_rate_control_min_num_epochs_per_new_lr"),
-        relative_error_div_by_old=config.get("newbob_relative_error_div_by_old"),
-        decay=config.get("newbob_learning_rate_decay"),
-        growth=config.get("newbob_learning_rate_growth"),
+        relative_error_relative_lr=opt.learning_rate_control_relative_error_relative_lr,
+        min_num_epochs_per_new_lr=opt.learning_rate_control_min_num_epochs_per_new_lr,
+        relative_error_div_by_old=opt.newbob_relative_error_div_by_old,
+        decay=opt.newbob_learning_rate_decay,
+        growth=opt.newbob_learning_rate_growth,
         relative_error_threshold=threshold,
         relative_error_grow_threshold=grow_threshold,
-        error_threshold=config.get("newbob_error_threshold"),
+        error_threshold=opt.newbob_error_threshold,
         multi_num_epochs=num_epochs,
         multi_update_interval=num_epochs if interval is None else interval,
     )
@@ -85,44 +85,57 @@ def control_options(config: Config) -> ControlOptions:
             f"newbob_relative_error_grow_threshold {grow_threshold} > newbob_relative_error_threshold {threshold}: "
             "a mean relative error between the two would mean decay and grow at once; use a grow threshold <= it"
         )
-    if config.is_step_dependent("learning_rate") and (kind != "constant" or options.predefined):
+    if opt.learning_rate.step_dependent and (kind != "constant" or options.predefined):
         raise ConfigError(
             "learning_rate is a function of (epoch, step), which sets the rate of every step, so there is nothing "
-            f"left for learning_rate_control={config.get('learning_rate_control')!r} / learning_rates to do. "
+            f"left for learning_rate_control={opt.learning_rate_control!r} / learning_rates to do. "
             "Use a number or {epoch: lr} for learning_rate, and learning_rate_step_schedule or dynamic_learning_rate "
             "(it gets the controlled rate as learning_rate=...) for the per-step shape."
         )
     return options
 
 
-def make_learning_rate_control(config: Config, *, path: Path | None, writes: bool = True) -> LearningRateControl:
+def make_learning_rate_control(
+    opt: OptimizerSettings, *, path: Path | None, writes: bool = True
+) -> LearningRateControl:
     """The control with the scores of `path` (the learning-rate file); `writes=False` (ranks other than 0 of a
     multi-process run): it reads the file, hand edits included, but never writes it."""
-    parse_step_shape(config.get("learning_rate_step_schedule"))  # fail before training, not at the first step
+    parse_step_shape(opt.learning_rate_step_schedule)  # fail before training, not at the first step
     control = LearningRateControl(
-        control_options(config),
-        base_learning_rate=lambda epoch: float(config.at("learning_rate", epoch=epoch)),
-        path=path,
+        control_options(opt), base_learning_rate=lambda epoch: float(opt.learning_rate.at(epoch)), path=path
     )
     if not writes:
         control.path = None
     return control
 
 
+def pretrain_epochs(config: Config) -> int | None:
+    """How many epochs `pretrain` grows the net (None without pretraining); RETURNN fixes their rates."""
+    if config.get("pretrain") in (None, False) or config.get("pipeline") is not None:
+        return None
+    pretrain = make_pretrain(config, announce=False)
+    return None if pretrain is None else pretrain.num_epochs
+
+
 def epoch_learning_rate(
-    control: LearningRateControl, *, config: Config, epoch_config: Config, epoch: int, first_step: int
+    control: LearningRateControl,
+    opt: OptimizerSettings,
+    epoch_opt: OptimizerSettings,
+    *,
+    epoch: int,
+    first_step: int,
+    pretrain_epochs: int | None = None,
 ) -> float:
-    """The epoch's rate; `epoch_config` is `config` with the epoch's `#config` applied."""
+    """The epoch's rate; `epoch_opt` are the run's settings `opt` with the epoch's `#config` applied."""
     predefined: tuple[float, str] | None = None
-    value = epoch_config.get("learning_rate")
-    if epoch_config.is_step_dependent("learning_rate"):
-        predefined = (epoch_config.at("learning_rate", epoch=epoch, step=first_step), "learning_rate(epoch, step)")
-    elif value != config.get("learning_rate"):
-        predefined = (epoch_config.at("learning_rate", epoch=epoch, step=first_step), "#config of this epoch")
-    elif not config.get("use_learning_rate_control_always"):
-        predefined = _pretrain_rate(config, epoch)
+    if epoch_opt.learning_rate.step_dependent:
+        predefined = (epoch_opt.learning_rate.at(epoch, first_step), "learning_rate(epoch, step)")
+    elif epoch_opt.learning_rate.value != opt.learning_rate.value:
+        predefined = (epoch_opt.learning_rate.at(epoch, first_step), "#config of this epoch")
+    elif not opt.use_learning_rate_control_always and pretrain_epochs is not None:
+        predefined = _pretrain_rate(opt, epoch, pretrain_epochs)
     lr = control.learning_rate_for_epoch(epoch, predefined=predefined)
-    if epoch_config.is_step_dependent("learning_rate") and predefined is not None and lr != predefined[0]:
+    if epoch_opt.learning_rate.step_dependent and predefined is not None and lr != predefined[0]:
         log.warning(
             "WARNING: epoch %d: the learning-rate file holds %.6g, but learning_rate is a function of (epoch, step) "
             "and sets every step's rate (%.6g at the first step); the file's value is not used",
@@ -133,38 +146,34 @@ def epoch_learning_rate(
     return lr
 
 
-def _pretrain_rate(config: Config, epoch: int) -> tuple[float, str] | None:
+def _pretrain_rate(opt: OptimizerSettings, epoch: int, num_pretrain: int) -> tuple[float, str] | None:
     """RETURNN's fixed rates of the pretrain epochs and of the first epoch after them (see the module doc)."""
-
-    if config.get("pretrain") in (None, False) or config.get("pipeline") is not None:
+    if epoch > num_pretrain + 1:
         return None
-    pretrain = make_pretrain(config, announce=False)
-    if pretrain is None or epoch > pretrain.num_epochs + 1:
-        return None
-    base = float(config.at("learning_rate", epoch=epoch))
-    if epoch == pretrain.num_epochs + 1:
+    base = float(opt.learning_rate.at(epoch))
+    if epoch == num_pretrain + 1:
         return base, "first epoch after pretraining: learning_rate"
-    rate = config.get("pretrain_learning_rate")
+    rate = opt.pretrain_learning_rate
     name = "pretrain_learning_rate" if rate is not None else "learning_rate"
-    return (base if rate is None else float(rate)), f"pretrain epoch {epoch} of {pretrain.num_epochs}: {name}"
+    return (base if rate is None else float(rate)), f"pretrain epoch {epoch} of {num_pretrain}: {name}"
 
 
 def step_learning_rate(
-    epoch_config: Config, *, epoch: int, epoch_learning_rate: float, first_step: int, num_batches: int
+    opt: OptimizerSettings, *, epoch: int, epoch_learning_rate: float, first_step: int, num_batches: int
 ) -> StepLearningRate:
-    """The per-step rate of one epoch, from the epoch's config and the rate the control decided."""
+    """The per-step rate of one epoch, from the epoch's settings and the rate the control decided."""
     base_at: Any = None
-    if epoch_config.is_step_dependent("learning_rate"):
+    if opt.learning_rate.step_dependent:
 
         def base_at(step: int) -> float:
-            return float(epoch_config.at("learning_rate", epoch=epoch, step=step))
+            return float(opt.learning_rate.at(epoch, step))
 
     return StepLearningRate(
         epoch=epoch,
         epoch_learning_rate=epoch_learning_rate,
         first_step=first_step,
         num_batches=num_batches,
-        shape=parse_step_shape(epoch_config.get("learning_rate_step_schedule")),
+        shape=parse_step_shape(opt.learning_rate_step_schedule),
         base_at=base_at,
-        dynamic=epoch_config.get("dynamic_learning_rate"),
+        dynamic=opt.dynamic_learning_rate,
     )

@@ -12,14 +12,19 @@ from typing import Any
 import pytest
 
 from seqtrain.config import Config
+from seqtrain.config.settings import OptimizerSettings
 from seqtrain.errors import ConfigError
 from seqtrain.train.optim.lr_file import EpochData, read_scores, write_scores
 from seqtrain.train.optim.lr_setup import make_learning_rate_control
 
 
+def _settings(config: dict[str, Any]) -> OptimizerSettings:
+    return OptimizerSettings.from_config(Config.from_dict(config))
+
+
 def rates(config: dict[str, Any], scores: list[float], *, extra_epochs: int = 1, key: str = "dev_loss_ctc") -> list:
     """Runs the control like the engine: rate of epoch e, then e's scores; returns the rates of all epochs."""
-    control = make_learning_rate_control(Config.from_dict(config), path=None)
+    control = make_learning_rate_control(_settings(config), path=None)
     result = []
     for epoch in range(1, len(scores) + extra_epochs + 1):
         result.append(control.learning_rate_for_epoch(epoch))
@@ -137,12 +142,12 @@ def test_learning_rates_list_counts_from_epoch_1() -> None:
 def test_same_epoch_in_learning_rates_and_schedule_is_an_error() -> None:
     with pytest.raises(ConfigError, match=r"epochs \[5\] get a learning rate from both"):
         make_learning_rate_control(
-            Config.from_dict({"learning_rates": {5: 0.1}, "learning_rate": {1: 1.0, 5: 0.5}}), path=None
+            _settings({"learning_rates": {5: 0.1}, "learning_rate": {1: 1.0, 5: 0.5}}), path=None
         )
 
 
 def test_default_error_measure_is_the_first_dev_score() -> None:
-    control = make_learning_rate_control(Config.from_dict({"learning_rate_control": "newbob_rel"}), path=None)
+    control = make_learning_rate_control(_settings({"learning_rate_control": "newbob_rel"}), path=None)
     control.set_epoch_scores(1, {"train_loss_ctc": 1.0, "dev_loss_ctc": 2.0, "dev_loss_aux": 3.0})
     assert control.error_key(1) == "dev_loss_aux"
     control.set_epoch_scores(2, {"train_loss_ctc": 1.0})
@@ -153,9 +158,7 @@ def test_error_measure_selects_the_score_and_tries_the_output_suffix() -> None:
     config = {"learning_rate_control": "newbob_rel", "learning_rate_control_error_measure": "dev_loss_ctc"}
     # by dev_loss_ctc (default key in `rates` is dev_loss_ctc; train_loss_ctc = 2x) -> same as the default
     assert rates(config, SCORES) == [1.0, 1.0, 1.0, 0.5, 0.5, 0.25]
-    control = make_learning_rate_control(
-        Config.from_dict({"learning_rate_control_error_measure": "dev_score"}), path=None
-    )
+    control = make_learning_rate_control(_settings({"learning_rate_control_error_measure": "dev_score"}), path=None)
     control.set_epoch_scores(1, {"dev_score_output": 1.0, "dev_error_output": 0.2})
     assert control.error_key(1) == "dev_score_output"
 
@@ -163,7 +166,7 @@ def test_error_measure_selects_the_score_and_tries_the_output_suffix() -> None:
 def test_missing_error_measure_lists_the_available_scores(tmp_path: Path) -> None:
     path = tmp_path / "model.learning_rates"
     config = {"learning_rate_control": "newbob_rel", "learning_rate_control_error_measure": "dev_loss_output"}
-    control = make_learning_rate_control(Config.from_dict(config), path=path)
+    control = make_learning_rate_control(_settings(config), path=path)
     control.learning_rate_for_epoch(1)
     control.set_epoch_scores(1, {"dev_loss_ctc": 2.0, "train_loss_ctc": 3.0})
     control.save()
@@ -187,7 +190,7 @@ def test_stored_rate_wins_which_is_how_hand_edits_work(tmp_path: Path) -> None:
         path,
         {1: EpochData(1.0, {"dev_loss_ctc": 5.0}), 2: EpochData(1.0, {"dev_loss_ctc": 5.0}), 3: EpochData(0.123, {})},
     )  # the user wrote the rate of epoch 3 by hand
-    control = make_learning_rate_control(Config.from_dict({"learning_rate_control": "newbob_rel"}), path=path)
+    control = make_learning_rate_control(_settings({"learning_rate_control": "newbob_rel"}), path=path)
     assert control.learning_rate_for_epoch(3) == 0.123
     assert control.reasons[3] == f"as stored in {path}"
     control.set_epoch_scores(3, {"dev_loss_ctc": 5.0})
@@ -204,11 +207,11 @@ def test_decay_function_and_zero_scores() -> None:
 def test_bad_combinations_fail_before_training() -> None:
     with pytest.raises(ConfigError, match="nothing left for learning_rate_control='newbob'"):
         make_learning_rate_control(
-            Config.from_dict({"learning_rate_control": "newbob", "learning_rate": lambda *, epoch, step: 1.0}),
+            _settings({"learning_rate_control": "newbob", "learning_rate": lambda *, epoch, step: 1.0}),
             path=None,
         )
     with pytest.raises(ConfigError, match="grow threshold"):
         grows = {"learning_rate_control": "newbob_multi_epoch", "newbob_relative_error_grow_threshold": 0.1}
-        make_learning_rate_control(Config.from_dict(grows), path=None)
+        make_learning_rate_control(_settings(grows), path=None)
     with pytest.raises(ConfigError, match="learning_rate_control"):
         Config.from_dict({"learning_rate_control": "newbobb"})

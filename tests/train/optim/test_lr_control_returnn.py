@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from seqtrain.config import Config
+from seqtrain.config.settings import OptimizerSettings
 from seqtrain.train.optim.lr_setup import make_learning_rate_control
 
 RETURNN_PYTHON = Path(
@@ -47,6 +48,10 @@ RETURNN_SIDE = textwrap.dedent(
     open(sys.argv[2], "w").write(repr(out))
     """
 )
+
+
+def _settings(config: dict[str, Any]) -> OptimizerSettings:
+    return OptimizerSettings.from_config(Config.from_dict(config))
 
 
 def _random_case(rng: random.Random) -> dict[str, Any]:
@@ -90,7 +95,7 @@ def _random_case(rng: random.Random) -> dict[str, Any]:
 
 
 def _seqtrain_rates(case: dict[str, Any]) -> list[float]:
-    control = make_learning_rate_control(Config.from_dict(case["config"]), path=None)
+    control = make_learning_rate_control(_settings(case["config"]), path=None)
     result = []
     for epoch, scores in enumerate(case["scores"], start=1):
         result.append(control.learning_rate_for_epoch(epoch))

@@ -8,9 +8,14 @@ from typing import Any
 import pytest
 
 from seqtrain.config import Config
+from seqtrain.config.settings import OptimizerSettings
 from seqtrain.errors import ConfigError
 from seqtrain.train.optim.lr_schedule import StepLearningRate, parse_step_shape
 from seqtrain.train.optim.lr_setup import epoch_learning_rate, make_learning_rate_control, step_learning_rate
+
+
+def _settings(config: dict[str, Any]) -> OptimizerSettings:
+    return OptimizerSettings.from_config(Config.from_dict(config))
 
 
 def factors(spec: dict[str, Any], steps: int) -> list[float]:
@@ -113,25 +118,28 @@ def test_step_schedule_mistakes_name_the_field(spec: dict[str, Any], message: st
 
 def test_step_schedule_is_checked_when_training_starts() -> None:
     with pytest.raises(ConfigError, match="learning_rate_step_schedule"):
-        make_learning_rate_control(Config.from_dict({"learning_rate_step_schedule": {"decay": "cos"}}), path=None)
+        make_learning_rate_control(_settings({"learning_rate_step_schedule": {"decay": "cos"}}), path=None)
 
 
 def test_learning_rate_as_function_of_step_is_every_steps_rate() -> None:
     config = Config.from_dict(
         {"learning_rate": lambda *, epoch, step: 0.001 * (step + 1), "learning_rate_step_schedule": {"warmup_steps": 4}}
     )
-    control = make_learning_rate_control(config, path=None)
-    lr = epoch_learning_rate(control, config=config, epoch_config=config, epoch=2, first_step=10)
+    opt = OptimizerSettings.from_config(config)
+    control = make_learning_rate_control(opt, path=None)
+    lr = epoch_learning_rate(control, opt, opt, epoch=2, first_step=10)
     assert lr == pytest.approx(0.011)  # what the learning-rate file records: the rate at the epoch's first step
-    rate = step_learning_rate(config, epoch=2, epoch_learning_rate=lr, first_step=10, num_batches=5)
+    rate = step_learning_rate(opt, epoch=2, epoch_learning_rate=lr, first_step=10, num_batches=5)
     assert rate(12) == pytest.approx(0.013)  # f(step) times the (finished) warmup
     assert rate.__class__ is StepLearningRate
 
 
 def test_net_dict_config_sets_the_rate_of_its_epoch() -> None:
     config = Config.from_dict({"learning_rate": 0.1, "learning_rate_control": "newbob_rel"})
-    control = make_learning_rate_control(config, path=None)
-    assert epoch_learning_rate(control, config=config, epoch_config=config, epoch=1, first_step=0) == 0.1
+    opt = OptimizerSettings.from_config(config)
+    control = make_learning_rate_control(opt, path=None)
+    assert epoch_learning_rate(control, opt, opt, epoch=1, first_step=0) == 0.1
     epoch_config = config.with_values({"learning_rate": 0.02})  # what get_network's "#config" does
-    assert epoch_learning_rate(control, config=config, epoch_config=epoch_config, epoch=2, first_step=7) == 0.02
+    epoch_opt = OptimizerSettings.from_config(epoch_config)
+    assert epoch_learning_rate(control, opt, epoch_opt, epoch=2, first_step=7) == 0.02
     assert control.reasons[2] == "#config of this epoch"
