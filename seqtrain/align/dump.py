@@ -20,6 +20,7 @@ import torch
 
 from seqtrain.align.compare import AlignmentChange, compare_alignments
 from seqtrain.config import Config
+from seqtrain.config.settings import AlignmentSettings, DataSettings, Settings
 from seqtrain.data.batching import BatchSpec, Items, make_batches
 from seqtrain.data.dataset import DataSpec
 from seqtrain.data.epoch import sort_key_lengths
@@ -83,16 +84,16 @@ def align_dataset(
     if compare_to is not None and not compare_to.is_file():
         raise DataError(f"--compare-to {compare_to}: no such alignment file")
     config = config.with_values({"task": "align"})
-    settings = AlignSettings.from_config(config, mode=mode)
+    settings = AlignSettings.from_settings(AlignmentSettings.from_config(config), mode=mode)
     data = build_data(config, need_train=False)
     setup = data.by_name(dataset_name)
     aligner = _make_aligner(settings, data, setup)
     trained = load_trained_model(config, epoch) if (aligner.needs_model_scores or epoch is not None) else None
-    batch_epoch = trained.epoch if trained is not None else 1
+    batch_epoch, batching = (trained.epoch if trained is not None else 1), DataSettings.from_config(config)
     batch_list = all_sequences(
         setup,
-        batch_size=config.at("batch_size", epoch=batch_epoch),
-        max_seqs=config.at("max_seqs", epoch=batch_epoch),
+        batch_size=batching.batch_size.at(batch_epoch),
+        max_seqs=batching.max_seqs.at(batch_epoch),
         sort_by_length=trained is not None,
     )
     alignments: dict[int, np.ndarray] = {}
@@ -170,14 +171,15 @@ def _frames(
 ) -> Iterator[tuple[Batch, torch.Tensor | None, torch.Tensor]]:
     """(batch, frame scores or None, frame lengths) per batch: from the model, or from the input lengths."""
     if trained is None:
+        run_settings = Settings.from_config(config)
         batches = iterate_batches(
             setup.dataset,
             batch_list,
             dtypes=data.dtypes,
             specs=data.specs,
-            num_workers=config.get("num_workers"),
-            timeout=config.get("data_loader_timeout"),
-            random_seed=config.get("random_seed"),
+            num_workers=run_settings.data.num_workers,
+            timeout=run_settings.data.data_loader_timeout,
+            random_seed=run_settings.run.random_seed,
             epoch=1,
         )
         for batch in batches:

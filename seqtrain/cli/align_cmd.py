@@ -7,6 +7,7 @@ from pathlib import Path
 
 from seqtrain.align.dump import align_dataset
 from seqtrain.config import load_config
+from seqtrain.config.settings import AlignmentSettings, RunSettings
 from seqtrain.log import setup_logging
 from seqtrain.model.pipeline_stages import config_for_command
 
@@ -30,8 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
-    setup_logging(config.get("log_verbosity"))
-    if args.epoch is not None or (args.mode or config.get("align_mode")) != "linear":
+    setup_logging(RunSettings.from_config(config).log_verbosity)
+    if args.epoch is not None or (args.mode or AlignmentSettings.from_config(config).align_mode) != "linear":
         config, args.epoch = config_for_command(config, args.epoch)  # a pipeline: the config of that epoch's stage
     report = align_dataset(
         config,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.config import load_config
+from seqtrain.config.settings import OptimizerSettings, RunSettings
 from seqtrain.train.optim.lr_preview import EpochRates, preview
 
 MAX_PLOT_POINTS = 200_000
@@ -86,8 +87,9 @@ def plot_rates(rows: list[EpochRates], output: Path, *, title: str) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
-    scores = args.scores or _default_scores(config.get("model"), config.get("learning_rate_file"))
-    num_epochs = args.epochs if args.epochs is not None else config.get("num_epochs")
+    run_settings = RunSettings.from_config(config)
+    scores = args.scores or _default_scores(run_settings.model, run_settings.learning_rate_file)
+    num_epochs = args.epochs if args.epochs is not None else run_settings.num_epochs
     rows = preview(
         config,
         num_epochs=num_epochs,
@@ -96,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         steps_per_epoch=args.steps_per_epoch,
     )
     source = f"scores from {scores}" + (", rates recomputed" if args.recompute else "") if scores else "no scores"
-    print(f"# {args.config}: learning_rate_control={config.get('learning_rate_control')!r}, {source}")
+    control = OptimizerSettings.from_config(config).learning_rate_control
+    print(f"# {args.config}: learning_rate_control={control!r}, {source}")
     print(format_table(rows), end="")
     if args.per_step:
         print("# epoch step lr")

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from seqtrain.config import load_config
+from seqtrain.config.settings import RunSettings
 from seqtrain.log import setup_logging
 from seqtrain.model.pipeline_stages import config_for_command
 from seqtrain.recog.run import recognize
@@ -23,10 +24,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
-    setup_logging(config.get("log_verbosity"))
+    run_settings = RunSettings.from_config(config)
+    setup_logging(run_settings.log_verbosity)
     output = args.output
-    if output is None and config.get("model"):
-        output = Path(f"{config.get('model')}.recog.{args.data}.txt")
+    if output is None and run_settings.model:
+        output = Path(f"{run_settings.model}.recog.{args.data}.txt")
     config, epoch = config_for_command(config, args.epoch)  # a pipeline: the config of that epoch's stage
     result = recognize(config, dataset_name=args.data, epoch=epoch, output=output)
     print(f"epoch {result.epoch} {args.data}: {result.wer}" + (f"; hypotheses in {output}" if output else ""))

@@ -92,3 +92,22 @@ def at_least(minimum: float) -> Callable[[Any], str | None]:
         return None if value is None or value >= minimum else f"must be >= {minimum}"
 
     return check
+
+
+def greater_than(minimum: float) -> Callable[[Any], str | None]:
+    """A `check`: the value (when given, not None) is > `minimum`."""
+
+    def check(value: Any) -> str | None:
+        return None if value is None or value > minimum else f"must be > {minimum}"
+
+    return check
+
+
+def keys_among(allowed: tuple[str, ...]) -> Callable[[Any], str | None]:
+    """A `check` of a dict: its keys are among `allowed`."""
+
+    def check(value: Any) -> str | None:
+        unknown = sorted(set(value or {}) - set(allowed))
+        return f"unknown keys {unknown}; allowed: {list(allowed)}" if unknown else None
+
+    return check

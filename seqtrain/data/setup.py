@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from seqtrain.config import Config
+from seqtrain.config.settings import DataSettings, RunSettings
 from seqtrain.data.batching import LengthFilter
 from seqtrain.data.chunking import parse_chunking
 from seqtrain.data.dataset import DataSpec
@@ -34,22 +35,23 @@ class DataSetup:
 
 
 def build_data(config: Config, *, need_train: bool) -> DataSetup:
-    train = make_dataset(config.get("train"), name="train") if config.get("train") is not None else None
+    data = DataSettings.from_config(config)
+    train = make_dataset(data.train, name="train") if data.train is not None else None
     if need_train and train is None:
         raise ConfigError("training needs a `train` dataset")
     evals: dict[str, DatasetSetup] = {}
-    if config.get("dev") is not None:
-        evals["dev"] = make_dataset(config.get("dev"), name="dev")
-    for name, spec in (config.get("eval_datasets") or {}).items():
+    if data.dev is not None:
+        evals["dev"] = make_dataset(data.dev, name="dev")
+    for name, spec in (data.eval_datasets or {}).items():
         if name in evals or name == "train":
             raise ConfigError(f"eval_datasets: name {name!r} is already used; pick another name")
         evals[name] = make_dataset(spec, name=name)
     all_sets = ([train] if train else []) + list(evals.values())
-    specs = resolve_extern_data(config.get("extern_data"), all_sets)
+    specs = resolve_extern_data(data.extern_data, all_sets)
     batched = tuple(k for k, s in specs.items() if s.time_axis)  # RETURNN bounds every key the batches carry
     for setup in all_sets:
         setup.data_keys = batched
-    parse_chunking(config.get("chunking"), min_chunk_size=config.get("min_chunk_size"))  # fail early
+    parse_chunking(data.chunking, min_chunk_size=data.min_chunk_size)  # fail early
     return DataSetup(train=train, evals=evals, specs=specs)
 
 
@@ -58,16 +60,15 @@ def plan_for(config: Config, setup: DatasetSetup, epoch: int, *, step: int = 0, 
 
     `chunking=False` for forwarding/recognition, which want whole sequences even when training uses windows.
     """
-    max_len = config.at("max_seq_length", epoch=epoch, step=step)
-    min_len = config.at("min_seq_length", epoch=epoch, step=step)
+    data = DataSettings.from_config(config)
+    max_len = data.max_seq_length.at(epoch, step)
+    min_len = data.min_seq_length.at(epoch, step)
     return plan_epoch(
         setup,
         epoch,
-        random_seed=config.get("random_seed"),
-        batch_size=config.at("batch_size", epoch=epoch, step=step),
-        max_seqs=config.at("max_seqs", epoch=epoch, step=step),
+        random_seed=RunSettings.from_config(config).random_seed,
+        batch_size=data.batch_size.at(epoch, step),
+        max_seqs=data.max_seqs.at(epoch, step),
         length_filter=LengthFilter(max_len=max_len or None, min_len=min_len or None) if max_len or min_len else None,
-        chunking=parse_chunking(config.get("chunking"), min_chunk_size=config.get("min_chunk_size"))
-        if chunking
-        else None,
+        chunking=parse_chunking(data.chunking, min_chunk_size=data.min_chunk_size) if chunking else None,
     )

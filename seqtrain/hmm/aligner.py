@@ -1,8 +1,9 @@
-"""The alignment settings of a run, resolved once from the config, and the aligner they define.
+"""The alignment settings of a run in the algorithms' terms, and the aligner they define.
 
-`seqtrain align` reads the `align_*` keys here, checks them against the target vocabulary, and
-hands plain values to the algorithms (`ctc_align`, `hmm_viterbi`, `linear`), which never see the
-config. One `Aligner` then aligns batch after batch in the chosen mode.
+The `align_*` keys arrive checked and typed (`AlignmentSettings`, their ranges are declared with the keys);
+here they are checked against the target vocabulary and handed as plain values to the algorithms
+(`ctc_align`, `hmm_viterbi`, `linear`), which never see the config.
+One `Aligner` then aligns batch after batch in the chosen mode.
 """
 
 from __future__ import annotations
@@ -12,15 +13,13 @@ from dataclasses import dataclass
 
 import torch
 
-from seqtrain.config import Config
+from seqtrain.config.settings import AlignmentSettings
 from seqtrain.errors import ConfigError
 from seqtrain.hmm.ctc_align import ctc_forced_align
 from seqtrain.hmm.graph import Alignment, TransitionScores
 from seqtrain.hmm.linear import linear_align
 from seqtrain.hmm.topology import HmmTopology
 from seqtrain.hmm.viterbi import viterbi_align
-
-_TRANSITION_NAMES = ("loop", "forward", "skip")
 
 
 @dataclass(frozen=True)
@@ -44,32 +43,23 @@ class AlignSettings:
     skip_infeasible: bool
 
     @classmethod
-    def from_config(cls, config: Config, *, mode: str | None = None) -> AlignSettings:
-        scores = config.get("align_transition_scores") or {}
-        unknown = sorted(set(scores) - set(_TRANSITION_NAMES))
-        if unknown:
-            raise ConfigError(f"align_transition_scores: unknown keys {unknown}; allowed: {list(_TRANSITION_NAMES)}")
-        for name in ("align_states_per_label", "align_frame_subsampling"):
-            if config.get(name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {config.get(name)}")
-        if config.get("align_silence_weight") <= 0:
-            raise ConfigError(f"align_silence_weight must be > 0, got {config.get('align_silence_weight')}")
+    def from_settings(cls, align: AlignmentSettings, *, mode: str | None = None) -> AlignSettings:
         return cls(
-            mode=mode or config.get("align_mode"),
-            output_name=config.get("align_output"),
-            target_key=config.get("align_target"),
-            output_key=config.get("align_output_key"),
-            blank_index=config.get("align_blank_index"),
-            states_per_label=config.get("align_states_per_label"),
-            silence=config.get("align_silence"),
-            silence_index=config.get("align_silence_index"),
-            word_separator=config.get("align_word_separator"),
-            optional_silence=config.get("align_optional_silence"),
-            skip_within_label=config.get("align_skip_within_label"),
-            transitions=TransitionScores(**{k: float(v) for k, v in scores.items()}),
-            silence_weight=float(config.get("align_silence_weight")),
-            frame_subsampling=config.get("align_frame_subsampling"),
-            skip_infeasible=config.get("align_skip_infeasible"),
+            mode=mode or align.align_mode,
+            output_name=align.align_output,
+            target_key=align.align_target,
+            output_key=align.align_output_key,
+            blank_index=align.align_blank_index,
+            states_per_label=align.align_states_per_label,
+            silence=align.align_silence,
+            silence_index=align.align_silence_index,
+            word_separator=align.align_word_separator,
+            optional_silence=align.align_optional_silence,
+            skip_within_label=align.align_skip_within_label,
+            transitions=TransitionScores(**{k: float(v) for k, v in (align.align_transition_scores or {}).items()}),
+            silence_weight=float(align.align_silence_weight),
+            frame_subsampling=align.align_frame_subsampling,
+            skip_infeasible=align.align_skip_infeasible,
         )
 
 

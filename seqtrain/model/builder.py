@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import ModelSettings, RunSettings
 from seqtrain.data.loader import Batch
 from seqtrain.errors import ConfigError
 from seqtrain.model.context import ForwardContext, StepContext
@@ -51,10 +52,9 @@ class FunctionModelBuilder:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._get_model = config.get("get_model")
-        self._train_step = config.get("train_step")
-        self._forward_step = config.get("forward_step")
-        if self._train_step is None and config.get("task") == "train":
+        hooks = ModelSettings.from_config(config)
+        self._get_model, self._train_step, self._forward_step = hooks.get_model, hooks.train_step, hooks.forward_step
+        if self._train_step is None and RunSettings.from_config(config).task == "train":
             raise ConfigError("config defines get_model but no train_step(*, model, batch, ctx)")
 
     def build(self, *, epoch: int, step: int) -> torch.nn.Module:

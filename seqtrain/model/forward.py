@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import Settings
 from seqtrain.data.batching import BatchSpec
 from seqtrain.data.loader import Batch, iterate_batches
 from seqtrain.data.setup import DataSetup, plan_for
@@ -27,7 +28,7 @@ def forward_outputs(
     """Outputs of lower precision (autocast) come as float32: decoders sum log probabilities.
 
     `batch_list` replaces the epoch's plan, e.g. to visit every sequence (alignment) regardless of filters."""
-    setup = data.by_name(dataset_name)
+    setup, settings = data.by_name(dataset_name), Settings.from_config(config)
     if batch_list is None:
         batch_list = plan_for(config, setup, trained.epoch, chunking=False).batches  # whole sequences
     batches = iterate_batches(
@@ -35,9 +36,9 @@ def forward_outputs(
         batch_list,
         dtypes=data.dtypes,
         specs=data.specs,
-        num_workers=config.get("num_workers"),
-        timeout=config.get("data_loader_timeout"),
-        random_seed=config.get("random_seed"),
+        num_workers=settings.data.num_workers,
+        timeout=settings.data.data_loader_timeout,
+        random_seed=settings.run.random_seed,
         epoch=trained.epoch,
     )
     precision = Precision.from_config(config)  # torch_amp (and torch_amp_eval) as in training

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import NetworkSettings
 from seqtrain.model.context import StepContext
 from seqtrain.nn.regularization import l2_penalty, noisy_parameters
 
@@ -26,9 +27,10 @@ class GlobalRegularization:
 
     @staticmethod
     def at(config: Config, *, epoch: int, step: int) -> GlobalRegularization:
+        network = NetworkSettings.from_config(config)
         return GlobalRegularization(
-            l2=float(config.at("L2", epoch=epoch, step=step)),
-            param_variational_noise=float(config.at("param_variational_noise", epoch=epoch, step=step)),
+            l2=float(network.L2.at(epoch, step)),
+            param_variational_noise=float(network.param_variational_noise.at(epoch, step)),
         )
 
     @contextmanager

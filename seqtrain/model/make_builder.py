@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import ModelSettings, PipelineSettings
 from seqtrain.data.loader import Batch
 from seqtrain.errors import ConfigError
 from seqtrain.model.builder import FunctionModelBuilder, ModelBuilder
@@ -17,13 +18,14 @@ from seqtrain.model.pipeline_stages import MODEL_KEYS, TrainStage, pipeline_of
 
 
 def make_model_builder(config: Config) -> ModelBuilder:
-    if config.get("pipeline") is not None:  # each training stage defines its own model
+    model = ModelSettings.from_config(config)
+    if PipelineSettings.from_config(config).pipeline is not None:  # each training stage defines its own model
         return PipelineModelBuilder(config)
-    if config.get("get_model") is not None:
-        if config.get("network") is not None or config.get("get_network") is not None:
+    if model.get_model is not None:
+        if model.network is not None or model.get_network is not None:
             raise ConfigError("config defines both get_model and a net dict (network/get_network); pick one")
         return FunctionModelBuilder(config)
-    if config.get("network") is not None or config.get("get_network") is not None:
+    if model.network is not None or model.get_network is not None:
         return NetDictModelBuilder(config)
     raise ConfigError("config defines no model: give get_model + train_step, or network / get_network")
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import DataSettings, ModelSettings, NetworkSettings
 from seqtrain.data.loader import Batch
 from seqtrain.data.setup import build_data
 from seqtrain.errors import ConfigError
@@ -47,7 +48,7 @@ class _EpochNet:
 
 def data_infos_from_config(config: Config) -> dict[str, SeqInfo]:
     """Shapes of the data keys: from `extern_data` if it gives every dim, else from the datasets."""
-    declared = config.get("extern_data")
+    declared = DataSettings.from_config(config).extern_data
     if declared and all("dim" in opts for opts in declared.values()):
         infos = {}
         for key, opts in declared.items():
@@ -88,9 +89,10 @@ def _user_layer_classes(value: Any) -> dict[str, type[Layer]]:
 class NetDictModelBuilder:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._network = config.get("network")
-        self._get_network: Callable[..., Any] | None = config.get("get_network")
-        self._classes = {**layer_classes(), **_user_layer_classes(config.get("network_layer_classes"))}
+        model, network = ModelSettings.from_config(config), NetworkSettings.from_config(config)
+        self._network = model.network
+        self._get_network: Callable[..., Any] | None = model.get_network
+        self._classes = {**layer_classes(), **_user_layer_classes(network.network_layer_classes)}
         self._data_infos: dict[str, SeqInfo] | None = None
         self._epochs: dict[int, _EpochNet] = {}
         self._pretrain = make_pretrain(config)  # RETURNN's `pretrain`: a growing net per epoch from `network`

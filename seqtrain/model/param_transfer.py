@@ -28,6 +28,7 @@ from typing import Any
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import PretrainSettings
 from seqtrain.errors import ConfigError
 from seqtrain.model.growth import GrowOptions, compatible_parts, resize, resize_state
 from seqtrain.nn.param_layout import layer_import_modes, network_layout
@@ -54,16 +55,15 @@ class TransferOptions:
                     f"layer {layer!r}: custom_param_importer must be one of {list(MODES)} or a function "
                     f"f(*, name, old, new), got {mode!r}"
                 )
+        copy = PretrainSettings.from_config(config)
         return cls(
-            mode=config.get("copy_param_mode"),
-            name_map=dict(config.get("copy_param_map") or {}),
+            mode=copy.copy_param_mode,
+            name_map=dict(copy.copy_param_map or {}),
             layer_modes=dict(layer_modes or {}),
             grow=GrowOptions(
-                slice_at=config.get("copy_param_grow_slice"),
-                init=config.get("copy_param_grow_init"),
-                scale=config.get("copy_param_grow_scale"),
+                slice_at=copy.copy_param_grow_slice, init=copy.copy_param_grow_init, scale=copy.copy_param_grow_scale
             ),
-            optimizer_state=config.get("copy_optimizer_state"),
+            optimizer_state=copy.copy_optimizer_state,
         )
 
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.config import Config
+from seqtrain.config.settings import PipelineSettings, PretrainSettings, RunSettings
 from seqtrain.errors import ConfigError
 
 ACTIONS = ("align", "recog")
@@ -171,7 +172,7 @@ class Pipeline:
 
 
 def pipeline_of(config: Config) -> Pipeline | None:
-    value = config.get("pipeline")
+    value = PipelineSettings.from_config(config).pipeline
     return None if value is None else Pipeline(value, config)
 
 
@@ -180,13 +181,14 @@ def with_pipeline_epochs(config: Config) -> Config:
     pipeline = pipeline_of(config)
     if pipeline is None:
         return config
-    if config.get("pretrain") is not None:
+    if PretrainSettings.from_config(config).pretrain is not None:
         raise ConfigError("pretrain and pipeline cannot be combined; grow a stage's net with its get_network(epoch)")
     if not config.is_set("num_epochs"):
         return config.with_values({"num_epochs": pipeline.num_epochs})
-    if config.get("num_epochs") > pipeline.num_epochs:
+    num_epochs = RunSettings.from_config(config).num_epochs
+    if num_epochs > pipeline.num_epochs:
         raise ConfigError(
-            f"num_epochs={config.get('num_epochs')} but the pipeline's training stages have {pipeline.num_epochs} "
+            f"num_epochs={num_epochs} but the pipeline's training stages have {pipeline.num_epochs} "
             "epochs; add epochs to a stage instead (num_epochs may only stop the pipeline earlier)"
         )
     return config
@@ -198,8 +200,9 @@ def config_for_command(config: Config, epoch: int | None) -> tuple[Config, int |
     pipeline = pipeline_of(config)
     if pipeline is None:
         return config, epoch
-    if epoch is None and config.get("model"):
-        finished = [r.epoch for r in RunFiles(Path(config.get("model"))).checkpoints() if r.complete]
+    prefix = RunSettings.from_config(config).model
+    if epoch is None and prefix:
+        finished = [r.epoch for r in RunFiles(Path(prefix)).checkpoints() if r.complete]
         epoch = finished[-1] if finished else None
     if epoch is None:
         return config, None

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import PrecisionSettings
 from seqtrain.errors import ConfigError
 
 _DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -71,9 +72,9 @@ class Precision:
     def from_config(cls, config: Config) -> Precision:
         """Checks `torch_amp`, `grad_scaler` and `torch_amp_eval` together (RETURNN's precedence: the
         dict's `grad_scaler` wins over the top-level key, which defaults to {} when AMP is on)."""
-        amp = config.get("torch_amp")
-        scaler_value = config.get("grad_scaler")
-        scaler_set = config.is_set("grad_scaler")
+        settings = PrecisionSettings.from_config(config)
+        amp, scaler_value = settings.torch_amp, settings.grad_scaler
+        scaler_set = config.is_set("grad_scaler")  # given (even as None) or the default
         dtype = None
         if isinstance(amp, dict):
             for name in amp:
@@ -90,7 +91,7 @@ class Precision:
             amp=amp is not None,
             dtype=dtype,
             grad_scaler=_scaler_options(scaler_value),
-            in_eval=config.get("torch_amp_eval"),
+            in_eval=settings.torch_amp_eval,
         )
 
     def autocast(self, device: torch.device, *, train: bool = True) -> contextlib.AbstractContextManager[None]:

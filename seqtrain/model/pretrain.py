@@ -26,6 +26,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from seqtrain.config import Config
+from seqtrain.config.settings import ModelSettings, PretrainSettings
 from seqtrain.errors import ConfigError
 from seqtrain.model import pretrain_nets as nets_mod
 from seqtrain.model.pretrain_nets import NetDict, is_output, layer_names
@@ -167,21 +168,28 @@ class Pretrain:
 
 def make_pretrain(config: Config, *, announce: bool = True) -> Pretrain | None:
     """The run's Pretrain from the `pretrain` key (None when off), checked against how the model is defined."""
-    value = config.get("pretrain")
+    settings, network = PretrainSettings.from_config(config), ModelSettings.from_config(config).network
+    value = settings.pretrain
     if value is None or value is False:
         return None
     if isinstance(value, str) and value != "default":
         raise ConfigError(f"pretrain = {value!r}: use 'default', True or a dict of options")
-    if config.get("network") is None:
+    if network is None:
         raise ConfigError(
             "pretrain builds its nets from `network`; with get_network, return the net of each epoch there "
             "(e.g. one more layer per epoch), with get_model there is no net dict to grow"
         )
     options = dict(value) if isinstance(value, dict) else {}
-    for option in ("repetitions", "construction_algo", "copy_output_layer", "greedy"):  # RETURNN's pretrain_* keys
-        if config.get(f"pretrain_{option}") is not None:
-            options.setdefault(option, config.get(f"pretrain_{option}"))
-    pretrain = Pretrain(config.get("network"), options)
+    top_level = {  # RETURNN's pretrain_* keys; the `pretrain` dict's own options win
+        "repetitions": settings.pretrain_repetitions,
+        "construction_algo": settings.pretrain_construction_algo,
+        "copy_output_layer": settings.pretrain_copy_output_layer,
+        "greedy": settings.pretrain_greedy,
+    }
+    for option, option_value in top_level.items():
+        if option_value is not None:
+            options.setdefault(option, option_value)
+    pretrain = Pretrain(network, options)
     if announce:
         log.info("%s", pretrain)
     return pretrain

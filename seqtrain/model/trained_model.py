@@ -11,6 +11,7 @@ import torch
 from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.checkpoint.store import load_checkpoint
 from seqtrain.config import Config
+from seqtrain.config.settings import Settings
 from seqtrain.device import pick_device
 from seqtrain.errors import CheckpointError, ConfigError
 from seqtrain.model.builder import ModelBuilder
@@ -32,7 +33,8 @@ class TrainedModel:
 
 def load_trained_model(config: Config, epoch: int | None = None) -> TrainedModel:
     """The model of `epoch` (default: the last finished epoch), in eval mode on the configured device."""
-    prefix = config.get("model")
+    settings = Settings.from_config(config)
+    prefix = settings.run.model
     if not prefix:
         raise ConfigError("the config sets no `model` path, so there are no checkpoints to load")
     files = RunFiles(Path(prefix))
@@ -46,15 +48,15 @@ def load_trained_model(config: Config, epoch: int | None = None) -> TrainedModel
         have = ", ".join(str(r.epoch) for r in finished) or "none"
         raise CheckpointError(f"checkpoint {path} does not exist (finished epochs: {have})")
     state = load_checkpoint(path)
-    device = pick_device(config.get("device"))
+    device = pick_device(settings.run.device)
     builder = make_model_builder(config)
-    seed_all(derive_seed(config.get("random_seed"), "init", epoch))
+    seed_all(derive_seed(settings.run.random_seed, "init", epoch))
     model = builder.build(epoch=epoch, step=int(state["global_step"])).to(device)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint {path} does not fit the model the config builds: {e}") from e
-    apply_preload(model, config.get("preload_from_files"), training=False)  # entries without init_for_train
+    apply_preload(model, settings.network.preload_from_files, training=False)  # entries without init_for_train
     model.eval()
     log.info("loaded %s (epoch %d)", path, epoch)
     return TrainedModel(model, builder, epoch, device, path)

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 from seqtrain.align.dump import align_dataset
 from seqtrain.config import Config
+from seqtrain.config.settings import RecogSettings, RunSettings
 from seqtrain.errors import ConfigError
 from seqtrain.model.builder import call_with_accepted
 from seqtrain.model.pipeline_stages import ActionStage, Pipeline, pipeline_of
@@ -106,7 +107,7 @@ def _recog(action: ActionStage, config: Config, directory: Path) -> dict[str, An
             "deletions": wer.deletions,
             "insertions": wer.insertions,
             "num_seqs": wer.num_seqs,
-            "decoder": config.get("recog_decoder"),
+            "decoder": RecogSettings.from_config(config).recog_decoder,
             "hypotheses": str(output),
         }
     return results
@@ -142,7 +143,7 @@ class PipelineActions:
     def __init__(
         self, pipeline: Pipeline, config: Config, *, is_main: bool, agree: Callable[[str], None] | None = None
     ) -> None:
-        prefix = config.get("model")
+        prefix = RunSettings.from_config(config).model
         if not prefix and pipeline.actions:
             raise ConfigError("a pipeline with actions needs `model`: actions read checkpoints and write markers there")
         self.pipeline = pipeline

@@ -15,6 +15,7 @@ from typing import Any
 
 from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.config import Config
+from seqtrain.config.settings import RunSettings
 from seqtrain.errors import ConfigError
 from seqtrain.model.pipeline_stages import ActionStage, TrainStage, pipeline_of
 from seqtrain.pipeline.actions import pipeline_dir, read_marker
@@ -65,11 +66,12 @@ def pipeline_status(config: Config) -> list[StageStatus]:
     pipeline = pipeline_of(config)
     if pipeline is None:
         raise ConfigError("this config has no `pipeline`")
-    prefix = config.get("model")
+    run = RunSettings.from_config(config)
+    prefix = run.model
     if not prefix:
         raise ConfigError("the config sets no `model` path, so there is no run to report on")
     files = RunFiles(Path(prefix))
-    scores = read_scores(files.learning_rates(config.get("learning_rate_file")))
+    scores = read_scores(files.learning_rates(run.learning_rate_file))
     # an epoch is trained when it has train scores (its checkpoint may be cleaned up) or a checkpoint
     finished = {e for e, d in scores.items() if any(k.startswith("train_") for k in d.error)}
     finished |= {r.epoch for r in files.checkpoints() if r.complete}

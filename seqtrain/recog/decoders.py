@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from seqtrain.config import Config
+from seqtrain.config.settings import AlignmentSettings, RecogSettings
 from seqtrain.errors import ConfigError
 from seqtrain.hmm.aligner import Aligner, AlignSettings
 from seqtrain.hmm.topology import HmmTopology
@@ -79,21 +79,20 @@ def find_transducer(model: torch.nn.Module, layer: str | None) -> Transducer:
     return candidate  # type: ignore[return-value]
 
 
-def hmm_topology_from_config(
-    config: Config, *, num_labels: int, vocab: Sequence[str] | None, settings: AlignSettings | None = None
-) -> HmmTopology:
-    """The `align_*` topology (`settings`: the align settings already read from `config`, if any)."""
-    settings = settings or AlignSettings.from_config(config, mode="hmm")
-    aligner = Aligner(settings, num_labels=num_labels, vocab=vocab)
+def hmm_topology(hmm: AlignSettings, *, num_labels: int, vocab: Sequence[str] | None) -> HmmTopology:
+    """The HMM topology the `align_*` keys define (hybrid models are decoded in the one they were trained with)."""
+    aligner = Aligner(hmm, num_labels=num_labels, vocab=vocab)
     assert aligner.topology is not None
     return aligner.topology
 
 
 @dataclass(frozen=True)
 class DecoderInput:
-    """What a decoder factory may use: the config's recog_* keys, the model, the label set and the blank."""
+    """What a decoder factory may use: the recog_* settings, the align_* topology settings (hmm decoders), the
+    model, the label set and the blank."""
 
-    config: Config
+    recog: RecogSettings
+    hmm: AlignSettings
     model: torch.nn.Module
     num_labels: int
     vocab: Sequence[str] | None
@@ -105,11 +104,19 @@ class DecoderInput:
 DECODERS: Registry[Callable[[DecoderInput], Decoder]] = Registry("decoder")
 
 
-def make_decoder(config: Config, model: torch.nn.Module, *, num_labels: int, vocab: Sequence[str] | None) -> Decoder:
+def make_decoder(
+    recog: RecogSettings,
+    align: AlignmentSettings,
+    model: torch.nn.Module,
+    *,
+    num_labels: int,
+    vocab: Sequence[str] | None,
+) -> Decoder:
     """The configured decoder; `num_labels` = the target vocabulary size (the blank defaults to it)."""
-    blank = config.get("recog_blank_index")
-    factory = DECODERS.get(config.get("recog_decoder"), where="recog_decoder")
-    return factory(DecoderInput(config, model, num_labels, vocab, num_labels if blank is None else blank))
+    blank = recog.recog_blank_index
+    factory = DECODERS.get(recog.recog_decoder, where="recog_decoder")
+    hmm = AlignSettings.from_settings(align, mode="hmm")
+    return factory(DecoderInput(recog, hmm, model, num_labels, vocab, num_labels if blank is None else blank))
 
 
 @DECODERS.register("ctc_greedy")
@@ -119,20 +126,29 @@ def _ctc_greedy(inp: DecoderInput) -> Decoder:
 
 @DECODERS.register("hmm_greedy")
 def _hmm_greedy(inp: DecoderInput) -> Decoder:
-    topology = hmm_topology_from_config(inp.config, num_labels=inp.num_labels, vocab=inp.vocab)
-    likelihoods = _hybrid_scores(inp.config, topology, "hmm_greedy")
+    topology = hmm_topology(inp.hmm, num_labels=inp.num_labels, vocab=inp.vocab)
+    likelihoods = _hybrid_scores(inp.recog, topology, "hmm_greedy")
     return lambda scores, lengths: hmm_greedy_decode(likelihoods(scores), lengths, topology)
 
 
 @DECODERS.register("hmm_viterbi")
 def _hmm_viterbi(inp: DecoderInput) -> Decoder:
-    return _hmm_viterbi_decoder(inp.config, num_labels=inp.num_labels, vocab=inp.vocab)
+    topology = hmm_topology(inp.hmm, num_labels=inp.num_labels, vocab=inp.vocab)
+    lexicon = inp.recog.recog_lexicon
+    words = None
+    if lexicon is not None:
+        if inp.vocab is None:
+            raise ConfigError("recog_lexicon needs the target vocabulary to spell its words; the dataset has none")
+        words = spell_lexicon(read_lexicon(lexicon), inp.vocab)
+    loop = build_word_loop(topology, words, word_penalty=inp.recog.recog_word_penalty, transitions=inp.hmm.transitions)
+    likelihoods = _hybrid_scores(inp.recog, topology, "hmm_viterbi")
+    return lambda scores, lengths: hmm_viterbi_decode(likelihoods(scores), lengths, loop)
 
 
 @DECODERS.register("transducer_greedy")
 def _transducer_greedy(inp: DecoderInput) -> Decoder:
-    transducer = find_transducer(inp.model, inp.config.get("recog_transducer"))
-    max_symbols = inp.config.get("recog_max_symbols_per_frame")
+    transducer = find_transducer(inp.model, inp.recog.recog_transducer)
+    max_symbols = inp.recog.recog_max_symbols_per_frame
     return lambda frames, lengths: [
         h.labels
         for h in transducer_greedy_decode(
@@ -143,9 +159,8 @@ def _transducer_greedy(inp: DecoderInput) -> Decoder:
 
 @DECODERS.register("transducer_beam")
 def _transducer_beam(inp: DecoderInput) -> Decoder:
-    transducer = find_transducer(inp.model, inp.config.get("recog_transducer"))
-    max_symbols = inp.config.get("recog_max_symbols_per_frame")
-    beam = inp.config.get("recog_beam_size")
+    transducer = find_transducer(inp.model, inp.recog.recog_transducer)
+    max_symbols, beam = inp.recog.recog_max_symbols_per_frame, inp.recog.recog_beam_size
     return lambda frames, lengths: [
         hyps[0].labels
         for hyps in transducer_beam_search(
@@ -154,30 +169,11 @@ def _transducer_beam(inp: DecoderInput) -> Decoder:
     ]
 
 
-def _hmm_viterbi_decoder(config: Config, *, num_labels: int, vocab: Sequence[str] | None) -> Decoder:
-    settings = AlignSettings.from_config(config, mode="hmm")
-    topology = hmm_topology_from_config(config, num_labels=num_labels, vocab=vocab, settings=settings)
-    lexicon = config.get("recog_lexicon")
-    words = None
-    if lexicon is not None:
-        if vocab is None:
-            raise ConfigError("recog_lexicon needs the target vocabulary to spell its words; the dataset has none")
-        words = spell_lexicon(read_lexicon(lexicon), vocab)
-    loop = build_word_loop(
-        topology, words, word_penalty=config.get("recog_word_penalty"), transitions=settings.transitions
-    )
-    likelihoods = _hybrid_scores(config, topology, "hmm_viterbi")
-    return lambda scores, lengths: hmm_viterbi_decode(likelihoods(scores), lengths, loop)
-
-
-def _hybrid_scores(config: Config, topology: HmmTopology, decoder: str) -> Callable[[torch.Tensor], torch.Tensor]:
+def _hybrid_scores(recog: RecogSettings, topology: HmmTopology, decoder: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """Checks the model's log-probs against the topology and divides by the prior (`seqtrain.recog.prior`)."""
-    prior_file = config.get("recog_prior_file")
+    prior_file, scale = recog.recog_prior_file, recog.recog_prior_scale  # scale >= 0: checked with the key
     if prior_file is None:
         return lambda scores: _check_classes(scores, topology, decoder)
-    scale = config.get("recog_prior_scale")
-    if scale < 0:
-        raise ConfigError(f"recog_prior_scale must be >= 0 (0 = no prior), got {scale}")
     scaled_prior = scale * load_log_prior(prior_file, topology.num_classes)
     return lambda scores: _check_classes(scores, topology, decoder) - scaled_prior.to(scores.device)
 

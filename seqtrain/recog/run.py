@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqtrain.config import Config
+from seqtrain.config.settings import AlignmentSettings, RecogSettings
 from seqtrain.data.setup import build_data
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.model.forward import forward_outputs
@@ -28,15 +29,17 @@ class RecogResult:
 def recognize(
     config: Config, *, dataset_name: str, epoch: int | None = None, output: Path | None = None
 ) -> RecogResult:
+    recog = RecogSettings.from_config(config)
     data = build_data(config, need_train=False)
-    target = config.get("recog_target")
+    target = recog.recog_target
     setup = data.by_name(dataset_name)
     vocab = setup.dataset.labels(target)
     if vocab is None:
         raise DataError(f"dataset {dataset_name!r} has no vocabulary for {target!r}; recog needs it to print text")
     trained = load_trained_model(config, epoch)
-    decode = make_decoder(config, trained.model, num_labels=len(vocab), vocab=vocab)
-    output_name = config.get("recog_output")
+    align = AlignmentSettings.from_config(config)  # hybrid models: the topology they were trained in
+    decode = make_decoder(recog, align, trained.model, num_labels=len(vocab), vocab=vocab)
+    output_name = recog.recog_output
     hyps: dict[str, str] = {}
     refs: dict[str, str] = {}
     for batch, outputs in forward_outputs(trained, data, dataset_name, config):

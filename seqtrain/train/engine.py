@@ -19,7 +19,7 @@ import torch
 
 from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.config import Config
-from seqtrain.config.settings import OptimizerSettings
+from seqtrain.config.settings import Settings
 from seqtrain.data.loader import iterate_batches
 from seqtrain.data.setup import plan_for
 from seqtrain.log import setup_logging
@@ -66,43 +66,42 @@ class Trainer:
     def __init__(self, config: Config, dist: DistributedRun, between_epochs: BetweenEpochs | None = None) -> None:
         # ---- processes, files, logging, device (in a multi-process run only rank 0 writes files)
         self.config, self.dist = (config := with_pipeline_epochs(config)), dist  # a pipeline's stages: num_epochs
-        prefix = config.get("model")
-        self.run_files = RunFiles(Path(prefix)) if prefix else None  # every rank reads (resume)
+        self.settings = Settings.from_config(config)  # typed, checked; each epoch's #config: _run_epoch
+        run = self.settings.run
+        self.run_files = RunFiles(Path(run.model)) if run.model else None  # every rank reads (resume)
         self.files = self.run_files if dist.is_main else None  # what this process writes
-        setup_logging(config.get("log_verbosity"), self.files.log if self.files else None)
-        dist.start_logging(config.get("log_verbosity"))
-        if not prefix:
+        setup_logging(run.log_verbosity, self.files.log if self.files else None)
+        dist.start_logging(run.log_verbosity)
+        if not run.model:
             log.warning("WARNING: no `model` path set: no checkpoints are written and a crash loses the run")
-        self.device, self.random_seed = dist.device, config.get("random_seed")
+        self.device, self.random_seed = dist.device, run.random_seed
         self.precision = Precision.from_config(config)  # torch_amp, grad_scaler
         self.scaler = LossScaler(self.precision.grad_scaler, self.device)
-        compiling = compile_options(config.get("torch_compile"))
-        log.info(
-            "device %s, %s%s", self.device, self.precision.describe(self.device), ", torch.compile" if compiling else ""
-        )
+        compiling = compile_options(self.settings.precision.torch_compile)
+        log.info("device %s, %s%s", self.device, self.precision.describe(self.device),
+                 ", torch.compile" if compiling else "")  # fmt: skip
         # ---- model, data, learning rate, checkpoints
         self.builder = make_model_builder(config)
         self.epochs = EpochDatasets(config, self.builder)  # each epoch's config and data (#config, pipeline stage)
         self.data = self.epochs.initial()
         self.state = ModelState(self.builder, self.device, self.random_seed, compile_options=compiling)
-        self.optimizer = OptimizerSettings.from_config(config)
         self.pretrain_epochs = pretrain_epochs(config)  # RETURNN fixes the rates of pretraining epochs
-        lr_path = self.run_files.learning_rates(config.get("learning_rate_file")) if self.run_files else None
-        self.lr_control = make_learning_rate_control(self.optimizer, path=lr_path, writes=dist.is_main)  # all read
+        lr_path = self.run_files.learning_rates(run.learning_rate_file) if self.run_files else None
+        self.lr_control = make_learning_rate_control(self.settings.optimizer, path=lr_path, writes=dist.is_main)
         self.checkpoints = RunCheckpoints(
             self.files, config=config, state=self.state, lr_control=self.lr_control, dist=dist, scaler=self.scaler
         )
-        self.scalar_log = ScalarLog(self.files.tensorboard_dir if self.files and config.get("tensorboard") else None)
+        self.scalar_log = ScalarLog(self.files.tensorboard_dir if self.files and run.tensorboard else None)
         self.stop = StopRequests()
         self.saves = MidEpochSaves(
             self.checkpoints, dist=dist, state=self.state, stop=self.stop, has_model_path=self.run_files is not None,
-            minutes=config.get("checkpoint_interval_minutes"), steps=config.get("checkpoint_interval_steps"),
+            minutes=run.checkpoint_interval_minutes, steps=run.checkpoint_interval_steps,
         )  # fmt: skip
         self.between_epochs = between_epochs(dist) if between_epochs is not None else (lambda trained: None)
         self.progress = Progress()
 
     def run(self) -> TrainResult:
-        num_epochs = self.config.get("num_epochs")
+        num_epochs = self.settings.run.num_epochs
         resumed = self._resume()  # only a mid-epoch state is returned; an epoch-end one is restored already
         first_epoch, start_batch = self.progress.next_position()
         result = TrainResult(global_step=self.progress.global_step)
@@ -110,10 +109,8 @@ class Trainer:
             self._evaluate_if_missing(self.progress.epoch)
         self.between_epochs(first_epoch - 1)  # e.g. pipeline actions after the epochs trained so far, if not done
         if first_epoch > num_epochs:
-            done = self.progress.epoch
-            log.info(
-                "training finished already: epoch %d of num_epochs=%d is done; increase num_epochs", done, num_epochs
-            )
+            log.info("training finished already: epoch %d of num_epochs=%d is done; increase num_epochs",
+                     self.progress.epoch, num_epochs)  # fmt: skip
             return result
         if self.files is not None:
             save_source(self.config, self.files.config_dir)
@@ -146,9 +143,9 @@ class Trainer:
         if resumed is not None:
             self.state.restore(resumed, source=str(resumed.get("_path")))
         first_step = step - start_batch
-        epoch_optimizer = OptimizerSettings.from_config(config)  # with the epoch's #config
-        lr = epoch_learning_rate(self.lr_control, self.optimizer, epoch_optimizer, epoch=epoch, first_step=first_step,
-                                 pretrain_epochs=self.pretrain_epochs)  # fmt: skip
+        epoch_settings = Settings.from_config(config)  # with the epoch's #config / pipeline stage
+        lr = epoch_learning_rate(self.lr_control, self.settings.optimizer, epoch_settings.optimizer, epoch=epoch,
+                                 first_step=first_step, pretrain_epochs=self.pretrain_epochs)  # fmt: skip
         self.lr_control.save()
         assert self.data.train is not None and self.state.model is not None and self.state.optimizer is not None
         global_plan = plan_for(config, self.data.train, epoch, step=step)
@@ -166,18 +163,18 @@ class Trainer:
         # ---- train (loop.py)
         batches = iterate_batches(
             self.data.train.dataset, plan.batches, dtypes=self.data.dtypes, specs=self.data.specs,
-            num_workers=config.get("num_workers"), timeout=config.get("data_loader_timeout"),
+            num_workers=epoch_settings.data.num_workers, timeout=epoch_settings.data.data_loader_timeout,
             random_seed=self.random_seed, epoch=epoch, start=start_batch, pin_memory=self.device.type == "cuda",
             rank=self.dist.rank,
         )  # fmt: skip
         train_step = TrainStep(self.state.model, self.builder, self.precision, self.device)
         run = EpochRun(
             epoch=epoch, plan=plan, start_batch=start_batch, global_step=step,
-            schedule=StepSchedule(epoch_optimizer, epoch=epoch, epoch_learning_rate=lr, first_step=first_step,
+            schedule=StepSchedule(epoch_settings.optimizer, epoch=epoch, epoch_learning_rate=lr, first_step=first_step,
                                   num_batches=len(plan.batches)),
             step=train_step, optimizer=self.state.optimizer, accumulator=accumulator, random_seed=self.random_seed,
             rank=self.dist.rank, parallel=self.dist.step_sync(plan, train_step), scaler=self.scaler,
-            stop_on_nonfinite=config.get("stop_on_nonfinite_train_score"),
+            stop_on_nonfinite=self.settings.run.stop_on_nonfinite_train_score,
         )  # fmt: skip
         graphs_before = compiled_graphs() if self.state.compile_options is not None else None
         stats = train_epoch(run, batches, self.saves, self.scalar_log)
@@ -195,7 +192,7 @@ class Trainer:
         scores = scores_by_dataset(stats, eval_stats)
         self.lr_control.set_epoch_scores(epoch, scores)
         self.lr_control.save()
-        log_epoch_summary(epoch, self.config.get("num_epochs"), lr, stats, eval_stats, self.scalar_log)
+        log_epoch_summary(epoch, self.settings.run.num_epochs, lr, stats, eval_stats, self.scalar_log)
         self.checkpoints.cleanup(epoch)
         return scores
 
@@ -234,8 +231,10 @@ class Trainer:
 
 def train(config: Config, between_epochs: BetweenEpochs | None = None) -> TrainResult:
     """Trains in this process, or as one rank of a run that torchrun started (see seqtrain.train.distributed.run)."""
-    if config.get("keep_freed_memory"):
+    settings = Settings.from_config(config)
+    if settings.run.keep_freed_memory:
         keep_freed_memory()
-    ranks = distributed_run(config.get("torch_distributed"), config.get("device"), coordinated=(TrainingInterrupted,))
-    with deterministic_algorithms(config.get("deterministic_train")), ranks as dist:
+    ranks = distributed_run(settings.distributed.torch_distributed, settings.run.device,
+                            coordinated=(TrainingInterrupted,))  # fmt: skip
+    with deterministic_algorithms(settings.distributed.deterministic_train), ranks as dist:
         return Trainer(config, dist, between_epochs).run()

@@ -14,6 +14,7 @@ from typing import Any
 
 from seqtrain.config import Config
 from seqtrain.config.config import describe_value
+from seqtrain.config.settings import DataSettings, PipelineSettings
 from seqtrain.data.setup import DataSetup, build_data
 from seqtrain.model.builder import ModelBuilder
 
@@ -50,7 +51,8 @@ class EpochDatasets:
         """The run config's datasets, built (and checked) before anything runs; None for a pipeline whose
         config has no `train` (its stages set it, from files that earlier stages may still write)."""
         assert self.config is not None
-        if self.config.get("pipeline") is not None and self.config.get("train") is None:
+        config = self.config
+        if PipelineSettings.from_config(config).pipeline is not None and DataSettings.from_config(config).train is None:
             return None
         return self.for_config(self.config)
 

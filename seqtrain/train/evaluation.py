@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import ModelSettings, Settings
 from seqtrain.data.loader import Batch, iterate_batches
 from seqtrain.data.setup import DataSetup, plan_for
 from seqtrain.model.builder import ModelBuilder, call_with_accepted
@@ -35,7 +36,8 @@ def evaluate_datasets(
 ) -> dict[str, EpochStats]:
     """Scores per eval dataset name (dev first); identical on every rank, so LR control agrees."""
     results = {}
-    random_seed = config.get("random_seed")
+    settings = Settings.from_config(config)
+    random_seed = settings.run.random_seed
     for name, setup in data.evals.items():
         run_epoch_hook(config, "epoch_start", epoch=epoch, step=global_step, model=model, dataset_name=name)
         plan = plan_for(config, setup, epoch, step=global_step)
@@ -44,8 +46,8 @@ def evaluate_datasets(
             dist.eval_batches(plan.batches),  # each rank evaluates its share
             dtypes=data.dtypes,
             specs=data.specs,
-            num_workers=config.get("num_workers"),
-            timeout=config.get("data_loader_timeout"),
+            num_workers=settings.data.num_workers,
+            timeout=settings.data.data_loader_timeout,
             random_seed=random_seed,
             epoch=epoch,
             rank=dist.rank,
@@ -112,6 +114,6 @@ def scores_by_dataset(train: EpochStats | None, evals: dict[str, EpochStats]) ->
 
 def run_epoch_hook(config: Config, hook: str, **kwargs: object) -> None:
     """RETURNN's `epoch_start` / `epoch_end` config functions, called per dataset with its name."""
-    fn = config.get(hook)
+    fn = getattr(ModelSettings.from_config(config), hook)
     if fn is not None:
         call_with_accepted(fn, **kwargs)

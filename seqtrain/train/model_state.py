@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import NetworkSettings, OptimizerSettings
 from seqtrain.errors import CheckpointError
 from seqtrain.model.builder import ModelBuilder
 from seqtrain.model.param_transfer import TransferOptions, model_layout, transfer_state
@@ -47,7 +48,8 @@ class ModelState:
         return self.builder.build(epoch=epoch, step=step).to(self.device)
 
     def _new_optimizer(self, model: torch.nn.Module, config: Config, epoch: int) -> torch.optim.Optimizer:
-        return make_optimizer(config.get("optimizer"), model, learning_rate=config.at("learning_rate", epoch=epoch))
+        opt = OptimizerSettings.from_config(config)
+        return make_optimizer(opt.optimizer, model, learning_rate=opt.learning_rate.at(epoch))
 
     def for_epoch(self, epoch: int, step: int, config: Config, *, fresh_start: bool = False) -> None:
         """Builds the model on first use; rebuilds and copies parameters when the architecture changed.
@@ -64,7 +66,7 @@ class ModelState:
     def _build(self, epoch: int, step: int, config: Config, architecture: Hashable, *, fresh_start: bool) -> None:
         model = self._new_model(epoch, step)
         if fresh_start and self.model is None:
-            apply_preload(model, config.get("preload_from_files"), training=True)
+            apply_preload(model, NetworkSettings.from_config(config).preload_from_files, training=True)
         optimizer = self._new_optimizer(model, config, epoch)
         layout, layer_modes = model_layout(self.builder, epoch, model)
         if self.model is not None:

@@ -18,6 +18,7 @@ import torch
 from seqtrain.checkpoint import store as ckpt
 from seqtrain.checkpoint.run_files import RunFiles
 from seqtrain.config import Config
+from seqtrain.config.settings import RunSettings
 from seqtrain.data.epoch import EpochPlan
 from seqtrain.errors import ConfigError
 from seqtrain.model.precision import LossScaler
@@ -87,7 +88,7 @@ class RunCheckpoints:
         self.scaler = scaler
         self.last_mid_checkpoint: Path | None = None
         self.last_save_time = time.monotonic()
-        self._cleanup_policy = cleanup_policy(config.get("cleanup_old_models"))
+        self._cleanup_policy = cleanup_policy(RunSettings.from_config(config).cleanup_old_models)
 
     def training_state(self, progress: Progress, plan: EpochPlan, acc: ScoreAccumulator) -> dict[str, Any]:
         rng = rng_state()

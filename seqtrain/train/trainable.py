@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import PretrainSettings
 from seqtrain.errors import ConfigError
 
 log = logging.getLogger("seqtrain")
@@ -34,8 +35,8 @@ class ParamSelection:
 
     @classmethod
     def from_config(cls, config: Config, *, epoch: int, step: int = 0) -> ParamSelection:
-        trainable = config.at("trainable_params", epoch=epoch, step=step)
-        frozen = config.at("frozen_params", epoch=epoch, step=step)
+        pretrain = PretrainSettings.from_config(config)
+        trainable, frozen = pretrain.trainable_params.at(epoch, step), pretrain.frozen_params.at(epoch, step)
         return cls(tuple(trainable) if trainable is not None else None, tuple(frozen or ()))
 
     @property

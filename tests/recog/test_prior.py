@@ -11,11 +11,16 @@ import pytest
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import AlignmentSettings, RecogSettings
 from seqtrain.data.dataset import DataSpec
 from seqtrain.data.hdf import HDFWriter
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.recog.decoders import make_decoder
 from seqtrain.recog.prior import load_log_prior
+
+
+def _settings(config: Config) -> tuple[RecogSettings, AlignmentSettings]:
+    return RecogSettings.from_config(config), AlignmentSettings.from_config(config)
 
 
 def _alignment(path: Path, sequences: list[list[int]], num_classes: int = 4) -> Path:
@@ -62,11 +67,13 @@ def test_dividing_by_the_prior_lets_a_rare_state_win(tmp_path: Path) -> None:
 
     def decode(**keys: object) -> list[list[int]]:
         config = Config.from_dict({"align_states_per_label": 1, "align_silence": True, **keys})
-        return make_decoder(config, torch.nn.Linear(1, 1), num_labels=1, vocab=None)(posteriors, torch.tensor([3]))
+        return make_decoder(*_settings(config), torch.nn.Linear(1, 1), num_labels=1, vocab=None)(
+            posteriors, torch.tensor([3])
+        )
 
     for decoder in ("hmm_greedy", "hmm_viterbi"):
         assert decode(recog_decoder=decoder) == [[]]
         assert decode(recog_decoder=decoder, recog_prior_file=prior) == [[0]]
         assert decode(recog_decoder=decoder, recog_prior_file=prior, recog_prior_scale=0.1) == [[]]
-    with pytest.raises(ConfigError, match="recog_prior_scale must be >= 0"):
+    with pytest.raises(ConfigError, match=r"recog_prior_scale.*must be >= 0"):
         decode(recog_decoder="hmm_viterbi", recog_prior_file=prior, recog_prior_scale=-0.5)

@@ -13,11 +13,16 @@ import pytest
 import torch
 
 from seqtrain.config import Config
+from seqtrain.config.settings import AlignmentSettings, RecogSettings
 from seqtrain.errors import ConfigError
 from seqtrain.hmm.topology import HmmTopology
 from seqtrain.hmm.viterbi import viterbi_align
 from seqtrain.recog.decoders import make_decoder
 from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode, read_lexicon, spell_lexicon
+
+
+def _settings(config: Config) -> tuple[RecogSettings, AlignmentSettings]:
+    return RecogSettings.from_config(config), AlignmentSettings.from_config(config)
 
 
 def _lexicon_sequences(topology: HmmTopology, words: list[list[int]], frames: int) -> list[tuple[list[int], int]]:
@@ -151,11 +156,13 @@ def test_the_decoder_from_the_config_reads_the_lexicon_and_the_topology() -> Non
             "align_word_separator": " ",
         }
     )
-    decode = make_decoder(config, torch.nn.Linear(1, 1), num_labels=3, vocab=vocab)
+    decode = make_decoder(*_settings(config), torch.nn.Linear(1, 1), num_labels=3, vocab=vocab)
     frames = [3, 1, 2, 0, 3, 2, 3]  # silence a b " " silence b silence
     scores = torch.nn.functional.one_hot(torch.tensor(frames), 4).float().mul(10).log_softmax(-1)[None]
     assert decode(scores, torch.tensor([7])) == [[1, 2, 0, 2]]
     with pytest.raises(ConfigError, match="hmm_viterbi: the output has 5 classes per frame"):
         decode(torch.zeros(1, 3, 5), torch.tensor([3]))
     with pytest.raises(ConfigError, match="needs the target vocabulary"):
-        make_decoder(config.with_values({"align_word_separator": 0}), torch.nn.Linear(1, 1), num_labels=3, vocab=None)
+        make_decoder(
+            *_settings(config.with_values({"align_word_separator": 0})), torch.nn.Linear(1, 1), num_labels=3, vocab=None
+        )

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from seqtrain.config.registry import declare
+from seqtrain.config.registry import at_least, declare, greater_than, keys_among
 
 G = "align"
 declare(
@@ -25,7 +25,12 @@ declare(
     "align_blank_index", int | None, None, "CTC blank index; None = number of labels (blank after the labels)", group=G
 )
 declare(
-    "align_states_per_label", int, 1, "HMM states per label (hmm, linear): label l has classes l*S .. l*S+S-1", group=G
+    "align_states_per_label",
+    int,
+    1,
+    "HMM states per label (hmm, linear): label l has classes l*S .. l*S+S-1",
+    group=G,
+    check=at_least(1),
 )
 declare("align_silence", bool, True, "HMM silence state at the start and end of each sequence (hmm, linear)", group=G)
 declare(
@@ -56,16 +61,23 @@ declare(
     None,
     "log-domain scores per frame step, {'loop': ..., 'forward': ..., 'skip': ...}; None = all 0 (as CTC)",
     group=G,
+    check=keys_among(("loop", "forward", "skip")),
 )
 declare(
-    "align_silence_weight", float, 1.0, "linear alignment: frames of a silence state relative to a label state", group=G
+    "align_silence_weight",
+    float,
+    1.0,
+    "linear alignment: frames of a silence state relative to a label state",
+    group=G,
+    check=greater_than(0),
 )
 declare(
     "align_frame_subsampling",
     int,
     1,
-    "linear alignment without a model: alignment frames = input frames // this (min 1)",
+    "linear alignment without a model: alignment frames = input frames // this",
     group=G,
+    check=at_least(1),
 )
 declare(
     "align_skip_infeasible",

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from seqtrain.config.registry import declare
+from seqtrain.config.registry import at_least, declare
 
 G = "recog"
 declare(
@@ -51,4 +51,11 @@ declare(
     "alignment HDF (seqtrain align) whose class frequencies are the prior",
     group=G,
 )
-declare("recog_prior_scale", float, 1.0, "hmm decoders: log prior scale (tune, typically 0.3 to 1.0)", group=G)
+declare(
+    "recog_prior_scale",
+    float,
+    1.0,
+    "hmm decoders: log prior scale (tune, typically 0.3 to 1.0; 0 = no prior)",
+    group=G,
+    check=at_least(0),
+)

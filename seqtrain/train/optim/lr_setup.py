@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from seqtrain.config import Config
-from seqtrain.config.settings import OptimizerSettings
+from seqtrain.config.settings import OptimizerSettings, PipelineSettings, PretrainSettings
 from seqtrain.errors import ConfigError
 from seqtrain.model.pretrain import make_pretrain
 from seqtrain.train.optim.lr_control import LearningRateControl
@@ -111,7 +111,8 @@ def make_learning_rate_control(
 
 def pretrain_epochs(config: Config) -> int | None:
     """How many epochs `pretrain` grows the net (None without pretraining); RETURNN fixes their rates."""
-    if config.get("pretrain") in (None, False) or config.get("pipeline") is not None:
+    pretrain, pipeline = PretrainSettings.from_config(config).pretrain, PipelineSettings.from_config(config).pipeline
+    if pretrain in (None, False) or pipeline is not None:
         return None
     pretrain = make_pretrain(config, announce=False)
     return None if pretrain is None else pretrain.num_epochs
