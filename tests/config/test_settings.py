@@ -54,3 +54,27 @@ def test_describe_resolves_the_epoch_and_names_origins(tmp_path: Path) -> None:
     assert "gradient_clip = 0.0  # config" in text and "max_seqs = 7  # override" in text
     assert "learning_rate = 0.1  # config" in text and "num_workers = 1  # default" in text
     assert text.index("[data]") < text.index("max_seqs = 7") < text.index("[model]")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("align_states_per_label", 0, "must be >= 1"),
+        ("align_frame_subsampling", 0, "must be >= 1"),
+        ("align_silence_weight", 0.0, "must be > 0"),
+        ("align_blank_index", -1, "must be >= 0"),
+        ("align_transition_scores", {"loops": -1.0}, "unknown keys ['loops']; allowed: ['loop', 'forward', 'skip']"),
+        ("recog_prior_scale", -0.5, "must be >= 0"),
+        ("recog_beam_size", 0, "must be >= 1"),
+        ("recog_max_symbols_per_frame", 0, "must be >= 1"),
+        ("recog_blank_index", -2, "must be >= 0"),
+        ("newbob_multi_num_epochs", 0, "must be >= 1"),
+        ("newbob_multi_update_interval", 0, "must be >= 1"),
+    ],
+)
+def test_range_checks_live_with_the_key_and_fail_at_load(key: str, value: object, problem: str) -> None:
+    """Formerly checked where the value was used (some only when recog/align or a late epoch ran)."""
+    with pytest.raises(ConfigError) as info:
+        Config.from_dict({key: value})
+    assert f"'{key}'" in str(info.value)
+    assert problem in str(info.value)

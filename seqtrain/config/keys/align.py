@@ -22,7 +22,12 @@ declare(
     group=G,
 )
 declare(
-    "align_blank_index", int | None, None, "CTC blank index; None = number of labels (blank after the labels)", group=G
+    "align_blank_index",
+    int | None,
+    None,
+    "CTC blank index; None = number of labels (blank after the labels)",
+    group=G,
+    check=at_least(0),
 )
 declare(
     "align_states_per_label",

@@ -155,6 +155,7 @@ declare(
     5,
     "newbob_multi_epoch averages the relative error over this many epochs",
     group=G,
+    check=at_least(1),
 )
 declare(
     "newbob_multi_update_interval",
@@ -162,6 +163,7 @@ declare(
     None,
     "newbob_multi_epoch changes the LR only every N epochs; None = newbob_multi_num_epochs",
     group=G,
+    check=at_least(1),
 )
 
 # ---- learning rate per step (multiplies the epoch's LR)

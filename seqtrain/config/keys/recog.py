@@ -17,7 +17,12 @@ declare(
 declare("recog_output", str, "log_probs", "name of the output marked by forward_step that recog decodes", group=G)
 declare("recog_target", str, "classes", "data key with the reference labels (and the vocabulary)", group=G)
 declare(
-    "recog_blank_index", int | None, None, "CTC blank index; None = vocabulary size (blank after the labels)", group=G
+    "recog_blank_index",
+    int | None,
+    None,
+    "CTC blank index; None = vocabulary size (blank after the labels)",
+    group=G,
+    check=at_least(0),
 )
 declare(
     "recog_transducer",
@@ -26,8 +31,15 @@ declare(
     "transducer decoders: the net-dict layer with the prediction net and joint; None = the model itself (get_model)",
     group=G,
 )
-declare("recog_beam_size", int, 4, "transducer_beam: hypotheses kept per frame", group=G)
-declare("recog_max_symbols_per_frame", int, 3, "transducer decoders: labels emitted per frame at most", group=G)
+declare("recog_beam_size", int, 4, "transducer_beam: hypotheses kept per frame", group=G, check=at_least(1))
+declare(
+    "recog_max_symbols_per_frame",
+    int,
+    3,
+    "transducer decoders: labels emitted per frame at most",
+    group=G,
+    check=at_least(1),
+)
 declare(
     "recog_lexicon",
     list[str] | str | None,

@@ -78,8 +78,6 @@ def control_options(opt: OptimizerSettings) -> ControlOptions:
         multi_num_epochs=num_epochs,
         multi_update_interval=num_epochs if interval is None else interval,
     )
-    if options.multi_num_epochs < 1 or options.multi_update_interval < 1:
-        raise ConfigError("newbob_multi_num_epochs and newbob_multi_update_interval must be >= 1")
     if kind == "newbob_multi_epoch" and grow_threshold > threshold:
         raise ConfigError(
             f"newbob_relative_error_grow_threshold {grow_threshold} > newbob_relative_error_threshold {threshold}: "
