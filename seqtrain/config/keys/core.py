@@ -9,7 +9,7 @@ declare(
     "task",
     Literal["train", "eval", "forward", "recog", "align"],
     "train",
-    "what `seqtrain run CONFIG` does; the CLI subcommands set it themselves",
+    "what the run is for (RETURNN's key; `seqtrain align` sets 'align'); get_model configs need train_step for 'train'",
     group=G,
 )
 declare(
