@@ -19,21 +19,23 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("config", help="list all config keys, or print a config with every value resolved")
     p.add_argument("config", nargs="?", help="Python config file")
     p.add_argument("overrides", nargs="*", metavar="key=value")
-    p.add_argument("--list", action="store_true", help="print every key with type, default and doc")
+    p.add_argument("--list", action="store_true", help="print every key with type, default and doc; marks RETURNN's")
     p.add_argument("--epoch", type=int, default=None, help="resolve schedules for this epoch")
     p.set_defaults(run=run)
 
 
 def list_keys() -> str:
-    lines = []
+    """Every key by group; `(RETURNN)` marks the keys RETURNN has with the same meaning (docs/returnn.md lists
+    RETURNN's names seqtrain ignores or rejects)."""
+    lines = ["Keys marked (RETURNN) are RETURNN's, with RETURNN's meaning; docs/returnn.md has the rest of RETURNN's."]
     group = None
     for key in all_keys():
         if key.group != group:
             group = key.group
             lines.append(f"\n[{group}]")
-        flags = " (schedulable)" if key.schedulable else ""
+        flags = "".join([" (schedulable)" if key.schedulable else "", " (RETURNN)" if key.returnn else ""])
         lines.append(f"{key.name}: {type_name(key.type)} = {describe_value(key.default)}{flags}\n    {key.doc}")
-    return "\n".join(lines).lstrip("\n") + "\n"
+    return "\n".join(lines) + "\n"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -6,10 +6,20 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from seqtrain.cli import align_cmd, config_cmd, data_cmd, lr_schedule_cmd, pipeline_cmd, plot_cmd, recog_cmd, train_cmd
+from seqtrain.cli import (
+    align_cmd,
+    config_cmd,
+    data_cmd,
+    forward_cmd,
+    lr_schedule_cmd,
+    pipeline_cmd,
+    plot_cmd,
+    recog_cmd,
+    train_cmd,
+)
 from seqtrain.errors import SeqtrainError
 
-COMMANDS = [train_cmd, config_cmd, recog_cmd, align_cmd, plot_cmd, lr_schedule_cmd, data_cmd, pipeline_cmd]
+COMMANDS = [train_cmd, config_cmd, recog_cmd, forward_cmd, align_cmd, plot_cmd, lr_schedule_cmd, data_cmd, pipeline_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

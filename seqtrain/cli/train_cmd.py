@@ -5,7 +5,19 @@ from __future__ import annotations
 import argparse
 
 from seqtrain.config import load_config
+from seqtrain.config.settings import RunSettings
+from seqtrain.errors import ConfigError
 from seqtrain.pipeline.run import train
+
+# What RETURNN's other tasks are in seqtrain; `seqtrain train` only trains (and evaluates every epoch).
+_OTHER_TASKS = {
+    "forward": "write the model outputs to HDF with `seqtrain forward CONFIG --data NAME` (to output_file, or "
+    "--output-hdf FILE)",
+    "recog": "decode with `seqtrain recog CONFIG --data NAME`",
+    "align": "write alignments with `seqtrain align CONFIG --data NAME --output-hdf FILE`",
+    "eval": "`seqtrain train` evaluates dev/eval after every epoch (scores in the learning-rate file); to decode a "
+    "trained model use `seqtrain recog CONFIG --data NAME`",
+}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -17,5 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
+    task = RunSettings.from_config(config).task
+    if task != "train":
+        raise ConfigError(f"config {args.config}: task={task!r}, but `seqtrain train` trains; {_OTHER_TASKS[task]}")
     train(config)
     return 0

@@ -29,6 +29,7 @@ class Config:
         source_text: str = "",
         overrides: Mapping[str, Any] | None = None,
         helpers: Mapping[str, Any] | None = None,
+        variable_overrides: Mapping[str, Any] | None = None,
     ) -> None:
         for name, value in values.items():
             schedule.check_value(get_key(name), value)
@@ -37,6 +38,8 @@ class Config:
         self.source_text = source_text
         self.overrides = dict(overrides or {})
         self.helpers = dict(helpers or {})  # functions/classes defined in the file that are not keys
+        # `name=value` overrides of a RETURNN config's own variables (read by the file via `config.value`)
+        self.variable_overrides = dict(variable_overrides or {})
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> Config:
@@ -70,13 +73,20 @@ class Config:
         """A copy with some keys replaced (e.g. a net dict's `#config` for one epoch); checked like the file."""
         merged = {**self._values, **values}
         return Config(
-            merged, path=self.path, source_text=self.source_text, overrides=self.overrides, helpers=self.helpers
+            merged,
+            path=self.path,
+            source_text=self.source_text,
+            overrides=self.overrides,
+            helpers=self.helpers,
+            variable_overrides=self.variable_overrides,
         )
 
     def fingerprint(self) -> str:
         """Hash of what defines the run: the config file text and the command-line overrides."""
         h = hashlib.sha256(self.source_text.encode())
         h.update(repr(sorted((k, repr(v)) for k, v in self.overrides.items())).encode())
+        if self.variable_overrides:
+            h.update(repr(sorted((k, repr(v)) for k, v in self.variable_overrides.items())).encode())
         if not self.source_text:
             h.update(repr(sorted((k, describe_value(v)) for k, v in self._values.items())).encode())
         return h.hexdigest()[:16]

@@ -24,6 +24,8 @@ class ConfigKey:
     `check` is the key's range/consistency rule beyond its type: it returns what is wrong with a value ("must be
     >= 1") or None; it runs on every value when the config is loaded (each entry of an `{epoch: value}` schedule)
     and on what a schedule function returns, so a bad value never waits until the middle of an epoch.
+    `returnn` marks a key RETURNN has too, with the same meaning (a RETURNN config using it trains the same);
+    `seqtrain config --list` and docs/returnn.md show it, and a test checks RETURNN really reads that name.
     """
 
     name: str
@@ -34,6 +36,7 @@ class ConfigKey:
     group: str = "core"
     hook: bool = False
     check: Callable[[Any], str | None] | None = None
+    returnn: bool = False
 
 
 _KEYS: dict[str, ConfigKey] = {}
@@ -49,11 +52,14 @@ def declare(
     group: str = "core",
     hook: bool = False,
     check: Callable[[Any], str | None] | None = None,
+    returnn: bool = False,
 ) -> ConfigKey:
     """Adds a key to the registry; declaring the same name twice is a bug in seqtrain."""
     if name in _KEYS:
         raise RuntimeError(f"config key {name!r} declared twice")
-    key = ConfigKey(name, type_, default, doc, schedulable=schedulable, group=group, hook=hook, check=check)
+    key = ConfigKey(
+        name, type_, default, doc, schedulable=schedulable, group=group, hook=hook, check=check, returnn=returnn
+    )
     _KEYS[name] = key
     return key
 

@@ -19,6 +19,8 @@ from typing import Any, Generic, TypeVar
 from seqtrain.config import schedule
 from seqtrain.config.config import Config, describe_value
 from seqtrain.config.registry import all_keys, get_key
+from seqtrain.config.returnn_names import extern_data_from_num_io
+from seqtrain.errors import ConfigError
 
 T = TypeVar("T")
 
@@ -55,12 +57,17 @@ class RunSettings(Concern):
     checkpoint_interval_steps: int | None
     cleanup_old_models: bool | dict[str, Any]
     device: str | None
+    import_model_train_epoch1: str | None
     keep_freed_memory: bool
     learning_rate_file: str | None
+    load: str | None
+    load_epoch: int | None
     log_verbosity: int
     model: str | None
     num_epochs: int
     random_seed: int
+    save_interval: int
+    start_epoch: int | str
     stop_on_nonfinite_train_score: bool
     task: str
     tensorboard: bool
@@ -71,17 +78,34 @@ class DataSettings(Concern):
     """Datasets, `extern_data`, batching, chunking and loading."""
 
     batch_size: Scheduled[int | dict[str, int]]
+    batching: str | None
     chunking: str | int | tuple | dict[str, int] | None
     data_loader_timeout: float
     dev: Any
+    eval: Any
     eval_datasets: dict[str, Any] | None
     extern_data: dict[str, dict[str, Any]] | None
     max_seq_length: Scheduled[int | dict[str, int] | None]
     max_seqs: Scheduled[int]
     min_chunk_size: int | dict[str, int]
     min_seq_length: Scheduled[int | dict[str, int] | None]
+    num_inputs: int | None
+    num_outputs: int | dict[str, Any] | None
     num_workers: int
     train: Any
+
+    @classmethod
+    def from_config(cls, config: Config) -> DataSettings:
+        """RETURNN's legacy spellings folded in, so nothing downstream reads them: `num_inputs`/`num_outputs`
+        become `extern_data` (when it is not given), the `eval` dataset joins `eval_datasets` as "eval"."""
+        data: DataSettings = super().from_config(config)
+        if data.extern_data is None and (data.num_inputs is not None or data.num_outputs is not None):
+            data = dataclasses.replace(data, extern_data=extern_data_from_num_io(data.num_inputs, data.num_outputs))
+        if data.eval is not None:
+            if "eval" in (data.eval_datasets or {}):
+                raise ConfigError("both `eval` and eval_datasets['eval'] are set; keep one")
+            data = dataclasses.replace(data, eval_datasets={**(data.eval_datasets or {}), "eval": data.eval})
+        return data
 
 
 @dataclass(frozen=True)
@@ -93,6 +117,7 @@ class ModelSettings(Concern):
     forward_step: Callable[..., Any]
     get_model: Callable[..., Any]
     get_network: Callable[..., Any]
+    model_outputs: dict[str, dict[str, Any]] | None
     network: dict[str, Any] | None
     train_step: Callable[..., Any]
 
@@ -105,12 +130,15 @@ class OptimizerSettings(Concern):
     dynamic_learning_rate: Callable[..., Any]
     gradient_clip: Scheduled[float]
     gradient_clip_global_norm: Scheduled[float]
+    gradient_clip_norm: Scheduled[float]
+    gradient_nan_inf_filter: bool
     gradient_noise: Scheduled[float]
     learning_rate: Scheduled[float]
     learning_rate_control: str
     learning_rate_control_error_measure: str | list[str] | None
     learning_rate_control_min_num_epochs_per_new_lr: int
     learning_rate_control_relative_error_relative_lr: bool
+    learning_rate_decay: float | Callable[..., Any] | None
     learning_rate_step_schedule: dict[str, Any] | None
     learning_rates: list[float] | dict[int, float] | None
     min_learning_rate: float
@@ -123,6 +151,7 @@ class OptimizerSettings(Concern):
     newbob_relative_error_grow_threshold: float | None
     newbob_relative_error_threshold: float
     optimizer: str | dict[str, Any] | type | None
+    optimizer_epsilon: float | None
     pretrain_learning_rate: float | None
     use_learning_rate_control_always: bool
 
@@ -135,6 +164,7 @@ class NetworkSettings(Concern):
     network_layer_classes: dict[str, type] | None
     param_variational_noise: Scheduled[float]
     preload_from_files: dict[str, dict[str, Any]] | None
+    target: str
 
 
 @dataclass(frozen=True)
@@ -185,6 +215,8 @@ class PipelineSettings(Concern):
 class RecogSettings(Concern):
     """`seqtrain recog`: decoder, its options, what to score."""
 
+    forward_batch_size: int | None
+    output_file: str | None
     recog_beam_size: int
     recog_blank_index: int | None
     recog_decoder: str

@@ -98,6 +98,12 @@ class Dataset(ABC):
         """
         return None
 
+    def for_epoch(self, epoch: int) -> Dataset:
+        """The dataset as epoch `epoch` sees it. Most datasets are the same every epoch (self); RETURNN's
+        generated tasks draw new sequences per epoch (data/returnn_tasks.py). Planning the epoch and loading its
+        batches both go through this, so lengths, order and the workers' data agree."""
+        return self
+
     def __getstate__(self) -> dict:
         # Datasets travel to DataLoader workers; subclasses drop open file handles in their own state.
         return self.__dict__.copy()
@@ -105,7 +111,7 @@ class Dataset(ABC):
 
 # Shipped classes register themselves in their modules, imported on the first lookup (not before: AudioDataset
 # loads kaldi-native-fbank and soundfile).
-_BUILTIN_MODULES = ("hdf", "numpy_ds", "generating", "meta", "combined", "audio")
+_BUILTIN_MODULES = ("hdf", "numpy_ds", "generating", "returnn_tasks", "meta", "combined", "audio")
 
 
 def _import_builtin_datasets() -> None:

@@ -10,7 +10,7 @@ computes the same global list; the loader only slices it (resume at batch k, one
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -100,6 +100,7 @@ def ordering_method(setup: DatasetSetup, epoch: int) -> str:
 
 def epoch_seq_indices(setup: DatasetSetup, epoch: int, *, random_seed: int) -> tuple[np.ndarray, int]:
     """The sequences of this (sub-)epoch in visiting order, and how many epoch_wise_filter removed."""
+    setup = replace(setup, dataset=setup.dataset.for_epoch(epoch))
     opts = setup.options
     method = ordering_method(setup, epoch)
     lengths = setup.dataset.seq_lengths()
@@ -134,6 +135,7 @@ def plan_epoch(
     chunking: Chunking | None = None,
 ) -> EpochPlan:
     """The epoch's global batch list (before any split across ranks)."""
+    setup = replace(setup, dataset=setup.dataset.for_epoch(epoch))
     all_lengths = setup.dataset.seq_lengths()
     keys = [k for k in (setup.data_keys or all_lengths) if k in all_lengths]
     lengths = {k: np.asarray(all_lengths[k], dtype=np.int64) for k in keys}

@@ -20,6 +20,12 @@ _ALLOWED = {"dim", "dtype", "sparse", "shape", "time_axis", "vocab", "available_
 
 def _spec_from_config(key: str, opts: dict[str, Any]) -> dict[str, Any]:
     unknown = set(opts) - _ALLOWED
+    if "dims" in unknown or "dim_tags" in unknown:
+        raise ConfigError(
+            f"extern_data[{key!r}]: `dims` are RETURNN-frontend dimension objects, and RETURNN-frontend models are "
+            "not supported by seqtrain; declare the key with 'dim' (and 'sparse': True for labels) and train a "
+            "torch module (RETURNN's PyTorch style, as in its demo-torch)"
+        )
     if unknown:
         raise ConfigError(f"extern_data[{key!r}]: unknown options {sorted(unknown)}; allowed: {sorted(_ALLOWED)}")
     return opts

@@ -16,6 +16,7 @@ from typing import Any
 
 from seqtrain.data.dataset import DATASETS, Dataset
 from seqtrain.data.filters import EpochWiseFilter, SubsetDataset
+from seqtrain.data.returnn_datasets import returnn_dataset_advice
 from seqtrain.errors import ConfigError
 
 
@@ -73,7 +74,7 @@ def _check_kwargs(cls: type, kwargs: dict[str, Any], where: str) -> None:
         raise ConfigError(f"{where}: {cls.__name__} needs the option(s) {missing}")
 
 
-def parse_epoch_options(values: dict[str, Any], *, where: str) -> EpochOptions:
+def parse_epoch_options(values: dict[str, Any], where: str) -> EpochOptions:
     from seqtrain.data.ordering import check_ordering
 
     values = dict(values)
@@ -95,6 +96,8 @@ def parse_epoch_options(values: dict[str, Any], *, where: str) -> EpochOptions:
 
 def _resolve_class(cls_spec: Any, where: str) -> type[Dataset]:
     if isinstance(cls_spec, str):
+        if (advice := returnn_dataset_advice(cls_spec)) and cls_spec not in DATASETS.names():
+            raise ConfigError(f"{where}: {advice}")
         return DATASETS.get(cls_spec, where=where)
     if inspect.isclass(cls_spec) and issubclass(cls_spec, Dataset):
         return cls_spec
@@ -106,11 +109,15 @@ def _resolve_class(cls_spec: Any, where: str) -> type[Dataset]:
     raise ConfigError(f"{where}: 'class' must be a dataset class name or a Dataset subclass, got {cls_spec!r}")
 
 
-def make_dataset(spec: Any, *, name: str) -> DatasetSetup:
-    """`spec` is a dict with "class" (a name or a Dataset subclass) and options, or a Dataset instance."""
+def make_dataset(spec: Any, *, name: str, default_ordering: str | None = None) -> DatasetSetup:
+    """`spec` is a dict with "class" (a name or a Dataset subclass) and options, or a Dataset instance.
+
+    `default_ordering`: the `seq_ordering` when the spec sets none (RETURNN's `batching` key, for train)."""
     where = f"dataset {name!r}"
     if isinstance(spec, Dataset):
-        return DatasetSetup(name, spec, EpochOptions())
+        return DatasetSetup(
+            name, spec, parse_epoch_options({"seq_ordering": default_ordering or "default"}, where=where)
+        )
     if not isinstance(spec, dict):
         raise ConfigError(f"{where}: expected a dict {{'class': ...}} or a Dataset instance, got {type(spec).__name__}")
     kwargs = dict(spec)
@@ -118,14 +125,22 @@ def make_dataset(spec: Any, *, name: str) -> DatasetSetup:
     epoch_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in epoch_option_names()}
     options = parse_epoch_options(epoch_kwargs, where=where)
     _check_kwargs(cls, kwargs, where)
-    if "name" in inspect.signature(cls.__init__).parameters and "name" not in kwargs:
+    params = inspect.signature(cls.__init__).parameters
+    if "name" in params and "name" not in kwargs:
         kwargs["name"] = name
+    # A class that declares an epoch option (RETURNN's generated tasks: partition_epoch, random_seed_offset
+    # also set their data's seed) gets it as well; it still acts on ordering as for every dataset.
+    kwargs.update({k: v for k, v in epoch_kwargs.items() if k in params})
     dataset = cls(**kwargs)
     if "name" not in vars(dataset):  # a custom class without a name: errors and logs call it by its config name
         dataset.name = name
     inherited = getattr(dataset, "inherited_epoch_options", None)  # MetaDataset: its control dataset's
     if isinstance(inherited, EpochOptions) and not epoch_kwargs:
         options = replace(inherited, seq_list_file=None, seq_list_filter_file=None)  # the control dataset applied them
+    elif default_ordering is not None and "seq_ordering" not in epoch_kwargs:
+        options = replace(
+            options, seq_ordering=parse_epoch_options({"seq_ordering": default_ordering}, where).seq_ordering
+        )
     if options.seq_list_file is not None:
         dataset = SubsetDataset.from_seq_list(dataset, options.seq_list_file, name=name)
     if options.seq_list_filter_file is not None:

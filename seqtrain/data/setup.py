@@ -36,7 +36,7 @@ class DataSetup:
 
 def build_data(config: Config, *, need_train: bool) -> DataSetup:
     data = DataSettings.from_config(config)
-    train = make_dataset(data.train, name="train") if data.train is not None else None
+    train = make_dataset(data.train, name="train", default_ordering=data.batching) if data.train is not None else None
     if need_train and train is None:
         raise ConfigError("training needs a `train` dataset")
     evals: dict[str, DatasetSetup] = {}

@@ -13,11 +13,13 @@ from typing import Any, Protocol
 import torch
 
 from seqtrain.config import Config
-from seqtrain.config.settings import ModelSettings, RunSettings
+from seqtrain.config.settings import DataSettings, ModelSettings, RunSettings
 from seqtrain.data.loader import Batch
 from seqtrain.errors import ConfigError
 from seqtrain.model.context import ForwardContext, StepContext
 from seqtrain.model.global_reg import GlobalRegularization
+from seqtrain.model.returnn_step import ReturnnSteps, is_returnn_step
+from seqtrain.model.user_call import call_with_accepted
 
 
 class ModelBuilder(Protocol):
@@ -35,18 +37,6 @@ class ModelBuilder(Protocol):
     def forward_step(self, *, model: torch.nn.Module, batch: Batch, ctx: ForwardContext) -> None: ...
 
 
-def call_with_accepted(fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """Calls a user function with the keyword arguments it declares (all of them if it takes **kwargs).
-
-    Lets configs written for RETURNN (`get_model(*, epoch, step, **_kwargs)`) and minimal ones
-    (`get_model(*, epoch)`) both work.
-    """
-    params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
-
-
 class FunctionModelBuilder:
     """The `get_model(*, epoch, config)` + `train_step(*, model, batch, ctx)` style."""
 
@@ -56,9 +46,20 @@ class FunctionModelBuilder:
         self._get_model, self._train_step, self._forward_step = hooks.get_model, hooks.train_step, hooks.forward_step
         if self._train_step is None and RunSettings.from_config(config).task == "train":
             raise ConfigError("config defines get_model but no train_step(*, model, batch, ctx)")
+        for hook in (self._train_step, self._forward_step):
+            _check_step_signature(hook)
+        self._returnn: ReturnnSteps | None = None
+        if is_returnn_step(self._train_step) or is_returnn_step(self._forward_step):  # RETURNN's PyTorch style
+            self._returnn = ReturnnSteps(DataSettings.from_config(config).extern_data, hooks.model_outputs)
 
     def build(self, *, epoch: int, step: int) -> torch.nn.Module:
         model = call_with_accepted(self._get_model, epoch=epoch, step=step, config=self.config)
+        if type(model).__module__.startswith("returnn."):  # an rf.Module
+            raise ConfigError(
+                f"get_model returned a RETURNN-frontend model ({type(model).__name__}); seqtrain trains "
+                "torch.nn.Module models only (RETURNN's PyTorch style: get_model returning a torch module, as in "
+                "its demo-torch)"
+            )
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(f"get_model must return a torch.nn.Module, got {type(model).__name__}")
         return model
@@ -71,9 +72,33 @@ class FunctionModelBuilder:
 
     def train_step(self, *, model: torch.nn.Module, batch: Batch, ctx: StepContext) -> None:
         with GlobalRegularization.at(self.config, epoch=ctx.epoch, step=ctx.step).around_step(model, ctx):
+            if self._returnn is not None and is_returnn_step(self._train_step):
+                self._returnn.train_step(self._train_step, model=model, batch=batch, ctx=ctx)
+                return
             call_with_accepted(self._train_step, model=model, batch=batch, ctx=ctx, epoch=ctx.epoch, step=ctx.step)
 
     def forward_step(self, *, model: torch.nn.Module, batch: Batch, ctx: ForwardContext) -> None:
         if self._forward_step is None:
             raise ConfigError("this command needs forward_step(*, model, batch, ctx) in the config")
+        if self._returnn is not None and is_returnn_step(self._forward_step):
+            self._returnn.forward_step(self._forward_step, model=model, batch=batch, ctx=ctx)
+            return
         call_with_accepted(self._forward_step, model=model, batch=batch, ctx=ctx, epoch=ctx.epoch)
+
+
+def _check_step_signature(fn: Callable[..., Any] | None) -> None:
+    """A step function takes seqtrain's (model, batch, ctx) or RETURNN's (model, extern_data), by keyword."""
+    if fn is None:
+        return
+    params = inspect.signature(fn).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    required = [n for n, p in params.items() if p.default is inspect.Parameter.empty and p.kind not in
+                (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)]  # fmt: skip
+    known = {"model", "batch", "ctx", "extern_data", "epoch", "step"}
+    unknown = [n for n in required if n not in known]
+    if unknown or not (takes_any or {"model"} <= set(params)):
+        raise ConfigError(
+            f"{fn.__name__}{inspect.signature(fn)}: a step function takes (*, model, batch, ctx) (seqtrain) or "
+            f"(*, model, extern_data, **kwargs) (RETURNN's PyTorch style)"
+            + (f"; it requires unknown arguments {unknown}" if unknown else "")
+        )

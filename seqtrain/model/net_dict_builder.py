@@ -118,7 +118,12 @@ class NetDictModelBuilder:
         if epoch not in self._epochs:
             where = "network" if self._get_network is None else f"get_network(epoch={epoch})"
             try:
-                spec = parse_net_dict(self.net_dict(epoch), classes=self._classes, data_keys=self.data_infos())
+                spec = parse_net_dict(
+                    self.net_dict(epoch),
+                    classes=self._classes,
+                    data_keys=self.data_infos(),
+                    default_target=NetworkSettings.from_config(self.config).target,
+                )
             except ConfigError as e:
                 raise ConfigError(f"{where}: {e}") from None
             config = self.config.with_values(spec.config)
@@ -146,16 +151,18 @@ class NetDictModelBuilder:
         net, epoch_net = _unwrap(model), self._epoch(ctx.epoch)
         self._check_losses(epoch_net, net)
         reg = GlobalRegularization.at(epoch_net.config, epoch=ctx.epoch, step=ctx.step)
-        layers = [s for s in epoch_net.spec.loss_layers() if not (ctx.train and s.option("loss_only_eval", False))]
+        layers = [s for s in epoch_net.spec.loss_layers() if not (ctx.train and _only_eval(s))]
         if not epoch_net.spec.loss_layers():
             raise ConfigError("the net dict defines no loss: set 'loss' (and 'target') on a layer, e.g. the output")
         needed = [s.name for s in layers] + [s.target for s in layers if s.target and not s.target.startswith("data:")]
+        darc1 = [s.name for s in epoch_net.spec.layers.values() if s.option("darc1")] if ctx.train else []
         options = self._step_options(epoch_net, ctx.epoch, ctx.step, reg.param_variational_noise)
-        outputs = model(_inputs(batch), needed, options)
+        outputs = model(_inputs(batch), needed + darc1, options)
         for spec in layers:
             self._mark_loss(spec, outputs, ctx)
         if ctx.train:
             self._mark_l2(net, epoch_net.spec, ctx, reg.l2)
+            _mark_darc1(epoch_net.spec, outputs, darc1, ctx)
 
     def forward_step(self, *, model: torch.nn.Module, batch: Batch, ctx: ForwardContext) -> None:
         epoch_net = self._epoch(ctx.epoch)
@@ -213,7 +220,7 @@ class NetDictModelBuilder:
                 term.values,
                 scale=1.0 if term.as_error else scale,
                 as_error=term.as_error,
-                only_eval=bool(spec.option("loss_only_eval", False)),
+                only_eval=_only_eval(spec),
                 custom_inv_norm_factor=term.inv_norm_factor,
                 use_normalized_loss=bool(opts.get("use_normalized_loss", False)),
             )
@@ -228,6 +235,27 @@ class NetDictModelBuilder:
             terms.append(global_l2 * l2_penalty(net))
         if terms:
             ctx.mark_as_loss("L2", torch.stack(terms).sum(), custom_inv_norm_factor=1.0)
+
+
+def _only_eval(spec: LayerSpec) -> bool:
+    """seqtrain's `loss_only_eval` or RETURNN's `only_on_eval`: computed in evaluation only, never in training."""
+    return bool(spec.option("loss_only_eval", False) or spec.option("only_on_eval", False))
+
+
+def _mark_darc1(spec: NetSpec, outputs: Mapping[str, Seq], names: list[str], ctx: StepContext) -> None:
+    """RETURNN's `darc1` layer option (DARC1, arXiv:1710.05468): coef * max over output dims of the summed |x| over
+    the batch's valid frames, x the layer's output before its activation (a softmax layer's logits here); added to
+    the objective like L2."""
+    terms = []
+    for name in names:
+        seq = outputs[name]
+        values = seq.tensor.float().abs()
+        if seq.lengths is not None:
+            values = values * seq.frame_mask().to(values.dtype)
+        per_dim = values.reshape(-1, values.shape[-1]).sum(dim=0)
+        terms.append(float(spec.layers[name].option("darc1")) * per_dim.max())
+    if terms:
+        ctx.mark_as_loss("darc1", torch.stack(terms).sum(), custom_inv_norm_factor=1.0)
 
 
 def _inputs(batch: Batch) -> dict[str, Seq]:

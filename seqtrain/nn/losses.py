@@ -1,4 +1,5 @@
-"""Losses of net-dict layers: ce, ctc, mse, l1, bin_ce, as_is, or any function; with their error measures.
+"""Losses of net-dict layers: ce, ctc, mse, l1, bin_ce, as_is, edit_distance (an error measure), or any function;
+with their error measures.
 
 Each loss returns its unreduced values and the count it is normalized by when reported (frames for
 frame-wise losses, target labels for CTC), the way RETURNN reports scores; the training objective is
@@ -116,7 +117,13 @@ def _frame_aligned(output: Seq, target: Seq, where: str) -> torch.Tensor:
 
 
 def _cross_entropy(
-    output: Seq, target: Seq, where: str, *, label_smoothing: float = 0.0, focal_loss_factor: float = 0.0
+    output: Seq,
+    target: Seq,
+    where: str,
+    *,
+    label_smoothing: float = 0.0,
+    focal_loss_factor: float = 0.0,
+    use_fused: bool = True,  # RETURNN's choice of a TensorFlow kernel; the same values either way
 ) -> list[LossTerm]:
     mask = _frame_aligned(output, target, where)
     log_probs = torch.log_softmax(output.tensor.float(), dim=-1)[mask]  # [N, V]
@@ -155,6 +162,41 @@ def _ctc(
     return [LossTerm("", loss, num_labels), LossTerm("_error", errors.float(), num_labels, as_error=True)]
 
 
+def _edit_distance(
+    output: Seq,
+    target: Seq,
+    where: str,
+    *,
+    ctc_decode: bool = False,
+    blank_index: int | None = None,
+    label_map: dict[int, int] | None = None,
+) -> list[LossTerm]:
+    """RETURNN's `edit_distance` loss: an error measure only (no gradient), edit distance per target label.
+
+    The hypothesis is the layer's labels: a sparse output as it is, scores [B, T, classes] by their best class per
+    frame, with `ctc_decode` also repeats merged and blanks (`blank_index`, default the last class) removed.
+    `label_map` maps labels of both sides first (e.g. TIMIT's 61 phones to 39)."""
+    if target.lengths is None:
+        raise ConfigError(f"{where}: loss 'edit_distance' needs a label-sequence target")
+    with torch.no_grad():
+        if output.tensor.dim() == 2:
+            hyp, hyp_lengths = output.tensor.long().cpu(), output.lengths.long().cpu()
+        elif ctc_decode:
+            blank = output.tensor.shape[-1] - 1 if blank_index is None else blank_index
+            hyp, hyp_lengths = greedy_ctc_labels(output.tensor, output.lengths, blank=blank)
+        else:
+            hyp, hyp_lengths = output.tensor.argmax(dim=-1).cpu(), output.lengths.long().cpu()
+        ref = target.tensor.long().cpu()
+        if label_map:
+            top = max([int(t.max()) for t in (hyp, ref) if t.numel()] + [int(k) for k in label_map])
+            table = torch.arange(top + 1)
+            for source, mapped in label_map.items():
+                table[int(source)] = int(mapped)
+            hyp, ref = table[hyp], table[ref]
+        errors = edit_distance(hyp, hyp_lengths, ref, target.lengths.long().cpu())
+    return [LossTerm("", errors.float(), float(target.lengths.sum()), as_error=True)]
+
+
 def _regression(loss: str, output: Seq, target: Seq, where: str) -> list[LossTerm]:
     mask = _frame_aligned(output, target, where) if output.lengths is not None else None
     if target.tensor.shape[2:] != output.tensor.shape[2:]:
@@ -187,12 +229,14 @@ def _custom(fn: Callable[..., Any], output: Seq, target: Seq | None, opts: dict[
 
 
 LOSSES.register(
-    "ce", LossKind(frozenset({"label_smoothing", "focal_loss_factor"}), _cross_entropy, classification=True)
+    "ce",
+    LossKind(frozenset({"label_smoothing", "focal_loss_factor", "use_fused"}), _cross_entropy, classification=True),
 )
 LOSSES.register("ctc", LossKind(frozenset({"blank_index", "zero_infinity"}), _ctc, classification=True))
 for _name in ("mse", "l1", "bin_ce"):
     LOSSES.register(_name, LossKind(frozenset(), functools.partial(_regression, _name)))
 LOSSES.register("as_is", LossKind(frozenset(), _as_is, needs_target=False))
+LOSSES.register("edit_distance", LossKind(frozenset({"ctc_decode", "blank_index", "label_map"}), _edit_distance))
 
 
 def greedy_ctc_labels(

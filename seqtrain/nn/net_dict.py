@@ -21,6 +21,7 @@ from seqtrain.config.schedule import is_epoch_dict
 from seqtrain.errors import ConfigError
 from seqtrain.nn.layer import Layer
 from seqtrain.nn.layers import LAYERS
+from seqtrain.nn.returnn_layers import unsupported_message
 
 SCHEDULABLE_GENERIC: dict[str, Any] = {"dropout": 0.0, "L2": 0.0, "param_variational_noise": None, "loss_scale": 1.0}
 OTHER_GENERIC = {
@@ -35,6 +36,8 @@ OTHER_GENERIC = {
     "target",
     "loss_opts",
     "loss_only_eval",
+    "only_on_eval",
+    "darc1",
     "is_output_layer",
     "custom_param_importer",
 }
@@ -138,6 +141,8 @@ def _resolve_class(value: Any, classes: Mapping[str, type[Layer]], where: str) -
     if isinstance(value, str) and value in classes:
         return classes[value]
     if isinstance(value, str):
+        if message := unsupported_message(value):
+            raise ConfigError(f"{where}: {message}; seqtrain's layer classes: {', '.join(sorted(classes))}")
         raise LAYERS.unknown(value, where=where, extra=list(classes))
     raise ConfigError(
         f"{where}: 'class' must be a layer class name or a seqtrain.nn.layer.Layer subclass, got {value!r}"
@@ -166,8 +171,29 @@ def _sources(name: str, value: Any, layer_names: Collection[str], data_keys: Col
     return tuple(out)
 
 
+def _returnn_defaults(
+    d: dict[str, Any], data_keys: Collection[str], default_target: str, *, takes_n_out: bool
+) -> dict[str, Any]:
+    """RETURNN's net-dict defaults: a `loss` without `target` uses the default target ("classes", the
+    config's `target`); a layer with a target and no `n_out` gets the target's dim (its class count)."""
+    if "loss" in d and d.get("target") is None and default_target in data_keys:
+        d = {**d, "target": default_target}
+    target = d.get("target")
+    known = isinstance(target, str) and isinstance(data_keys, Mapping) and target in data_keys
+    if takes_n_out and "n_out" not in d and known:
+        dim = getattr(data_keys[target], "dim", None)
+        if dim:
+            d = {**d, "n_out": int(dim)}
+    return d
+
+
 def _parse_layer(
-    name: str, d: Any, classes: Mapping[str, type[Layer]], layer_names: Collection[str], data_keys: Collection[str]
+    name: str,
+    d: Any,
+    classes: Mapping[str, type[Layer]],
+    layer_names: Collection[str],
+    data_keys: Collection[str],
+    default_target: str = "classes",
 ) -> LayerSpec:
     if not isinstance(d, dict):
         raise ConfigError(f"layer {name!r}: expected a dict like {{'class': 'linear', ...}}, got {type(d).__name__}")
@@ -176,8 +202,9 @@ def _parse_layer(
     if "class" not in d:
         raise ConfigError(f"layer {name!r}: missing 'class'")
     cls = _resolve_class(d["class"], classes, f"layer {name!r}")
-    spec_where = f"layer {name!r} (class {cls.layer_class or cls.__name__!r})"
     accepted, required = _constructor_options(cls)
+    d = _returnn_defaults(d, data_keys, default_target, takes_n_out="n_out" in accepted)
+    spec_where = f"layer {name!r} (class {cls.layer_class or cls.__name__!r})"
     known = OTHER_GENERIC | set(SCHEDULABLE_GENERIC) | set(cls.schedulable) | accepted
     for key in d:
         if key not in known:
@@ -203,6 +230,16 @@ def _parse_layer(
     return LayerSpec(name=name, cls=cls, sources=sources, kwargs=kwargs, options=options)
 
 
+def _check_layer_references(specs: Mapping[str, LayerSpec]) -> None:
+    """Options that name another layer (RETURNN's `chunking_layer`) must name one of the right class."""
+    for spec in specs.values():
+        ref = spec.kwargs.get("chunking_layer")
+        if ref is None:
+            continue
+        if ref not in specs or specs[ref].cls.layer_class != "time_chunking":
+            raise ConfigError(f"{spec.where}: chunking_layer {ref!r} is not a time_chunking layer of this net dict")
+
+
 def _dependency_order(specs: dict[str, LayerSpec]) -> list[str]:
     order: list[str] = []
     state: dict[str, int] = {}  # 1 = in progress, 2 = done
@@ -225,8 +262,12 @@ def _dependency_order(specs: dict[str, LayerSpec]) -> list[str]:
     return order
 
 
-def parse_net_dict(net: Any, *, classes: Mapping[str, type[Layer]], data_keys: Collection[str]) -> NetSpec:
-    """Checks a whole net dict (every layer, option and reference) before anything is built."""
+def parse_net_dict(
+    net: Any, *, classes: Mapping[str, type[Layer]], data_keys: Collection[str], default_target: str = "classes"
+) -> NetSpec:
+    """Checks a whole net dict (every layer, option and reference) before anything is built.
+
+    `data_keys` may map each key to its SeqInfo (then a target's dim is a layer's default n_out)."""
     if not isinstance(net, dict):
         raise ConfigError(f"the network must be a dict of layer dicts, got {type(net).__name__}")
     config = net.get("#config", {})
@@ -237,5 +278,6 @@ def parse_net_dict(net: Any, *, classes: Mapping[str, type[Layer]], data_keys: C
     names = [n for n in net if not (isinstance(n, str) and n.startswith("#"))]
     if not names:
         raise ConfigError("the net dict has no layers")
-    specs = {n: _parse_layer(n, net[n], classes, names, data_keys) for n in names}
+    specs = {n: _parse_layer(n, net[n], classes, names, data_keys, default_target) for n in names}
+    _check_layer_references(specs)
     return NetSpec(layers={n: specs[n] for n in _dependency_order(specs)}, config=dict(config))

@@ -20,13 +20,27 @@ from torch import nn
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.nn.init import initialize, parse_initializer
 from seqtrain.nn.layer import Layer
+from seqtrain.nn.layers import layer_classes
 from seqtrain.nn.net_dict import LayerSpec, NetSpec
+from seqtrain.nn.rec_unit import build_rec_unit
 from seqtrain.nn.regularization import dropout, noisy_parameters
 from seqtrain.nn.seq import Seq, SeqInfo, same_lengths
 
 log = logging.getLogger("seqtrain")
 
 DEFAULT_INIT = {"forward_weights_init": "glorot_uniform", "recurrent_weights_init": "glorot_uniform", "bias_init": 0.0}
+
+
+def _rec_unit(spec: LayerSpec, source: SeqInfo) -> Layer:
+    """RETURNN's rec layer with a sub-network unit (rec_unit.py); its unit is a Network of its own."""
+    options = {k: v for k, v in spec.kwargs.items() if k not in ("unit", "unroll", "max_seq_len")}
+    if options.get("direction", 1) != 1:
+        raise ConfigError("a rec unit runs forward in time; direction -1 is not supported with a sub-network unit")
+    layer = build_rec_unit(spec.name, spec.kwargs["unit"], source, classes=layer_classes(), build_net=Network)
+    n_out = options.get("n_out")
+    if n_out is not None and n_out != layer.out_info.dim:
+        raise ConfigError(f"n_out={n_out}, but the unit's 'output' layer has dim {layer.out_info.dim}")
+    return layer
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,10 @@ class Network(nn.Module):
         if spec.option("dropout") and any(i.sparse for i in inputs):
             raise ConfigError(f"{spec.where}: dropout on a sparse input is not possible")
         try:
-            layer = spec.cls(inputs, **spec.kwargs)
+            if spec.cls.layer_class == "rec" and isinstance(spec.kwargs.get("unit"), dict):
+                layer = _rec_unit(spec, inputs[0])
+            else:
+                layer = spec.cls(inputs, **spec.kwargs)
         except ConfigError as e:
             raise ConfigError(f"{spec.where}: {e}") from None
         except (TypeError, ValueError) as e:

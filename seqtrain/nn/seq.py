@@ -9,6 +9,7 @@ pooling, attention, norms, reductions, losses) masks them first, so padding neve
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -58,6 +59,8 @@ class Seq:
     tensor: torch.Tensor
     lengths: torch.Tensor | None
     _mask: torch.Tensor | None = field(default=None, repr=False, compare=False)
+    # set by a `time_chunking` layer: how its windows map back (layers that keep the batch carry it along)
+    chunking: Any = field(default=None, repr=False, compare=False)
 
     @property
     def batch_size(self) -> int:
@@ -84,14 +87,15 @@ class Seq:
         """Same sequence with exact zeros in the padded frames (before mixing frames over time)."""
         if self.lengths is None or bool((self.lengths >= self.max_len).all()):
             return self
-        return Seq(self.tensor * self.frame_mask().to(self.tensor.dtype), self.lengths, self._mask)
+        return Seq(self.tensor * self.frame_mask().to(self.tensor.dtype), self.lengths, self._mask, self.chunking)
 
     def replace(self, tensor: torch.Tensor, lengths: torch.Tensor | str | None = "same") -> Seq:
         """A new Seq with other values; lengths (and the cached mask) kept unless given."""
+        chunking = self.chunking if tensor.shape[0] == self.batch_size else None
         if isinstance(lengths, str):
             same_time = self.lengths is not None and tensor.dim() >= 2 and tensor.shape[1] == self.max_len
-            return Seq(tensor, self.lengths, self._mask if same_time else None)
-        return Seq(tensor, lengths)
+            return Seq(tensor, self.lengths, self._mask if same_time else None, chunking)
+        return Seq(tensor, lengths, chunking=chunking)
 
 
 def same_lengths(seqs: list[Seq]) -> bool:

@@ -225,7 +225,7 @@ class Trainer:
         if not missing or self.state.model is None:
             return
         log.info("epoch %d: evaluation of %s missing in the scores file, evaluating now", epoch, missing)
-        self.lr_control.set_epoch_scores(epoch, scores_by_dataset(None, self._evaluate(epoch)))
+        self.lr_control.set_epoch_scores(epoch, scores_by_dataset(None, self._evaluate(epoch)), replace=False)
         self.lr_control.save()
 
 

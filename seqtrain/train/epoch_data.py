@@ -20,7 +20,7 @@ from seqtrain.model.builder import ModelBuilder
 
 log = logging.getLogger("seqtrain")
 
-DATA_KEYS = ("train", "dev", "eval_datasets", "extern_data")
+DATA_KEYS = ("train", "dev", "eval", "eval_datasets", "extern_data", "num_inputs", "num_outputs", "batching")
 
 
 def data_definition(config: Config) -> tuple[str, ...]:

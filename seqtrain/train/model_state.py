@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 from seqtrain.config import Config
-from seqtrain.config.settings import NetworkSettings, OptimizerSettings
+from seqtrain.config.settings import NetworkSettings, OptimizerSettings, RunSettings
 from seqtrain.errors import CheckpointError
 from seqtrain.model.builder import ModelBuilder
 from seqtrain.model.param_transfer import TransferOptions, model_layout, transfer_state
@@ -49,7 +49,9 @@ class ModelState:
 
     def _new_optimizer(self, model: torch.nn.Module, config: Config, epoch: int) -> torch.optim.Optimizer:
         opt = OptimizerSettings.from_config(config)
-        return make_optimizer(opt.optimizer, model, learning_rate=opt.learning_rate.at(epoch))
+        return make_optimizer(
+            opt.optimizer, model, learning_rate=opt.learning_rate.at(epoch), default_epsilon=opt.optimizer_epsilon
+        )
 
     def for_epoch(self, epoch: int, step: int, config: Config, *, fresh_start: bool = False) -> None:
         """Builds the model on first use; rebuilds and copies parameters when the architecture changed.
@@ -67,6 +69,11 @@ class ModelState:
         model = self._new_model(epoch, step)
         if fresh_start and self.model is None:
             apply_preload(model, NetworkSettings.from_config(config).preload_from_files, training=True)
+            if start_from := RunSettings.from_config(config).import_model_train_epoch1:
+                # RETURNN's key: all parameters of epoch 1 from that checkpoint (as a preload entry, so errors
+                # and RETURNN/plain state-dict files are handled the same way)
+                entry = {"filename": start_from if start_from.endswith(".pt") else start_from + ".pt"}
+                apply_preload(model, {"import_model_train_epoch1": {**entry, "init_for_train": True}}, training=True)
         optimizer = self._new_optimizer(model, config, epoch)
         layout, layer_modes = model_layout(self.builder, epoch, model)
         if self.model is not None:

@@ -88,7 +88,9 @@ class RunCheckpoints:
         self.scaler = scaler
         self.last_mid_checkpoint: Path | None = None
         self.last_save_time = time.monotonic()
-        self._cleanup_policy = cleanup_policy(RunSettings.from_config(config).cleanup_old_models)
+        run = RunSettings.from_config(config)
+        self._cleanup_policy = cleanup_policy(run.cleanup_old_models)
+        self._save_interval, self._num_epochs = run.save_interval, run.num_epochs
 
     def training_state(self, progress: Progress, plan: EpochPlan, acc: ScoreAccumulator) -> dict[str, Any]:
         rng = rng_state()
@@ -129,8 +131,14 @@ class RunCheckpoints:
         log.info("saved mid-epoch checkpoint %s (batch %d/%d)", path, progress.batch_in_epoch, len(plan.batches))
 
     def save_epoch(self, progress: Progress, plan: EpochPlan, stats: EpochStats) -> None:
-        """The epoch's checkpoint; it supersedes every mid-epoch checkpoint up to here."""
+        """The epoch's checkpoint; it supersedes every mid-epoch checkpoint up to here.
+
+        With `save_interval` N (RETURNN's key) only every N-th epoch and the last one are written; a crash
+        in between resumes from the newest checkpoint written, as in RETURNN."""
         if self.files is None:
+            return
+        if progress.epoch % self._save_interval != 0 and progress.epoch < self._num_epochs:
+            log.info("epoch %d: no checkpoint (save_interval=%d)", progress.epoch, self._save_interval)
             return
         path = self.files.epoch_checkpoint(progress.epoch)
         summary = {

@@ -83,6 +83,8 @@ class TrainStep(torch.nn.Module):
 class ClipOptions:
     gradient_clip: float = 0.0  # by value
     gradient_clip_global_norm: float = 0.0
+    gradient_clip_norm: float = 0.0  # per tensor
+    nan_inf_filter: bool = False  # non-finite gradient entries -> 0
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,8 @@ def clip_and_update(
     noise: GradientNoise | None = None,
     scaler: LossScaler | None = None,
 ) -> float:
-    """Noise, clipping (by value, then global norm), optimizer step, clear gradients (RETURNN's order).
+    """Non-finite filter, noise, clipping (by value, per-tensor norm, global norm), optimizer step, clear gradients
+    (RETURNN's order).
 
     Returns the global L2 norm of the gradients as they came out of backward (before noise and clipping,
     after unscaling), which is what one wants to watch for explosions. With a GradScaler the update is
@@ -147,12 +150,19 @@ def clip_and_update(
     if grads and scaler is not None:
         scaler.unscale_(optimizer)
     if grads:
-        measure_first = noise is not None or clip.gradient_clip > 0 or clip.gradient_clip_global_norm <= 0
+        touched_first = clip.gradient_clip > 0 or clip.gradient_clip_norm > 0 or clip.nan_inf_filter
+        measure_first = noise is not None or touched_first or clip.gradient_clip_global_norm <= 0
         grad_norm = float(torch.nn.utils.get_total_norm(grads)) if measure_first else math.nan
+        if clip.nan_inf_filter:
+            for grad in grads:
+                torch.nan_to_num_(grad, nan=0.0, posinf=0.0, neginf=0.0)
         if noise is not None and noise.std > 0:
             add_gradient_noise_(grads, noise)
         if clip.gradient_clip > 0:
             torch.nn.utils.clip_grad_value_(with_grad, clip.gradient_clip)
+        if clip.gradient_clip_norm > 0:
+            for grad in grads:
+                torch.nn.utils.clip_grad_norm_([grad], clip.gradient_clip_norm)
         if clip.gradient_clip_global_norm > 0:
             total = torch.nn.utils.clip_grad_norm_(with_grad, clip.gradient_clip_global_norm)
             if not measure_first:  # nothing touched the gradients before: this is their original norm

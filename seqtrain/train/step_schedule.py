@@ -40,7 +40,12 @@ class StepSchedule:
         # Types and ranges are the keys' own checks (seqtrain/config/keys), run at load and on a function's result.
         return StepSettings(
             learning_rate=self.learning_rate(step),
-            clip=ClipOptions(opt.gradient_clip.at(epoch, step), opt.gradient_clip_global_norm.at(epoch, step)),
+            clip=ClipOptions(
+                gradient_clip=opt.gradient_clip.at(epoch, step),
+                gradient_clip_global_norm=opt.gradient_clip_global_norm.at(epoch, step),
+                gradient_clip_norm=opt.gradient_clip_norm.at(epoch, step),
+                nan_inf_filter=opt.gradient_nan_inf_filter,
+            ),
             gradient_noise=float(opt.gradient_noise.at(epoch, step)),
             accum_grad_multiple_step=int(opt.accum_grad_multiple_step.at(epoch, step)),
         )

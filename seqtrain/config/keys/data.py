@@ -2,20 +2,33 @@
 
 from typing import Any
 
-from seqtrain.config.registry import declare
+from seqtrain.config.registry import at_least, declare
 
 G = "data"
 declare(
-    "train", Any, None, "train dataset: {'class': 'HDFDataset', 'files': [...], ...} or a Dataset instance", group=G
+    "train",
+    Any,
+    None,
+    "train dataset: {'class': 'HDFDataset', 'files': [...], ...} or a Dataset instance",
+    group=G,
+    returnn=True,
 )
-declare("dev", Any, None, "dev dataset, evaluated after every epoch (scores 'dev_loss_<name>')", group=G)
-declare("eval_datasets", dict[str, Any] | None, None, "more datasets to evaluate after every epoch, by name", group=G)
+declare("dev", Any, None, "dev dataset, evaluated after every epoch (scores 'dev_loss_<name>')", group=G, returnn=True)
+declare(
+    "eval_datasets",
+    dict[str, Any] | None,
+    None,
+    "more datasets to evaluate after every epoch, by name",
+    group=G,
+    returnn=True,
+)
 declare(
     "extern_data",
     dict[str, dict[str, Any]] | None,
     None,
     "data keys: {'data': {'dim': 80}, 'classes': {'dim': 27, 'sparse': True}}; None = from the dataset",
     group=G,
+    returnn=True,
 )
 declare(
     "batch_size",
@@ -24,8 +37,9 @@ declare(
     "max padded frames per batch (max length x number of seqs) for every data key, or per key {'data': 20000}",
     schedulable=True,
     group=G,
+    returnn=True,
 )
-declare("max_seqs", int, -1, "max sequences per batch; -1 = no limit", schedulable=True, group=G)
+declare("max_seqs", int, -1, "max sequences per batch; -1 = no limit", schedulable=True, group=G, returnn=True)
 declare(
     "max_seq_length",
     int | dict[str, int] | None,
@@ -33,6 +47,7 @@ declare(
     "skip sequences longer than this (int, or per data key); None = no limit",
     schedulable=True,
     group=G,
+    returnn=True,
 )
 declare(
     "min_seq_length",
@@ -41,6 +56,7 @@ declare(
     "skip sequences shorter than this (int, or per data key); None = no limit",
     schedulable=True,
     group=G,
+    returnn=True,
 )
 declare(
     "chunking",
@@ -48,6 +64,7 @@ declare(
     None,
     "train on windows: 'size:step', size, (size, step) or per data key ({'data': 100}, {'data': 50}); None = off",
     group=G,
+    returnn=True,
 )
 declare(
     "min_chunk_size",
@@ -55,6 +72,7 @@ declare(
     0,
     "with chunking: drop windows shorter than this (int, or per data key)",
     group=G,
+    returnn=True,
 )
 declare("num_workers", int, 1, "DataLoader worker processes that load and pad batches; 0 = main process", group=G)
 declare(
@@ -63,4 +81,38 @@ declare(
     1800.0,
     "seconds to wait for one batch from the workers before a hung worker is an error naming the batch; 0 = forever",
     group=G,
+)
+declare(
+    "eval",
+    Any,
+    None,
+    "RETURNN's `eval` dataset: evaluated after every epoch like `dev` (scores 'eval_loss_<name>')",
+    group=G,
+    returnn=True,
+)
+declare(
+    "batching",
+    str | None,
+    None,
+    "RETURNN's default `seq_ordering` of the train dataset ('random', 'laplace:.100', ...) when its dict sets none",
+    group=G,
+    returnn=True,
+)
+declare(
+    "num_inputs",
+    int | None,
+    None,
+    "RETURNN's legacy data declaration: feature dim of 'data' (dense); `extern_data` wins when both are set",
+    group=G,
+    check=at_least(1),
+    returnn=True,
+)
+declare(
+    "num_outputs",
+    int | dict[str, Any] | None,
+    None,
+    "RETURNN's legacy data declaration: classes dim (int, sparse 'classes') or {key: [dim, ndim] or extern_data "
+    "options}; ndim 1 = sparse labels, 2 = dense features",
+    group=G,
+    returnn=True,
 )

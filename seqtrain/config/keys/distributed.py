@@ -13,6 +13,7 @@ declare(
     "'class': DDP class, 'options': {DDP kwargs}, 'param_sync_step': K, 'sync_on_cpu': False, "
     "'batch_size_is_global': False, 'backend': ..., 'timeout_sec': 1800}; None = defaults when torchrun starts it",
     group=G,
+    returnn=True,
 )
 declare(
     "deterministic_train",
@@ -21,4 +22,5 @@ declare(
     "torch.use_deterministic_algorithms + deterministic cuDNN/cuBLAS; True warns about ops without a deterministic "
     "kernel, 'strict' stops at them",
     group=G,
+    returnn=True,
 )

@@ -6,7 +6,7 @@ from typing import Any
 from seqtrain.config.registry import declare
 
 G = "model"
-declare("get_model", Callable, None, "get_model(*, epoch, config) -> torch.nn.Module", group=G, hook=True)
+declare("get_model", Callable, None, "get_model(*, epoch, config) -> torch.nn.Module", group=G, hook=True, returnn=True)
 declare(
     "train_step",
     Callable,
@@ -14,6 +14,7 @@ declare(
     "train_step(*, model, batch, ctx): compute losses and call ctx.mark_as_loss(...)",
     group=G,
     hook=True,
+    returnn=True,
 )
 declare(
     "forward_step",
@@ -22,8 +23,9 @@ declare(
     "forward_step(*, model, batch, ctx): call ctx.mark_as_output(...) for recog/forward",
     group=G,
     hook=True,
+    returnn=True,
 )
-declare("network", dict[str, Any] | None, None, "declarative net dict (RETURNN layer dicts)", group=G)
+declare("network", dict[str, Any] | None, None, "declarative net dict (RETURNN layer dicts)", group=G, returnn=True)
 declare(
     "get_network",
     Callable,
@@ -31,6 +33,7 @@ declare(
     "get_network(epoch, **kwargs) -> net dict, may set net['#config']",
     group=G,
     hook=True,
+    returnn=True,
 )
 declare(
     "epoch_start",
@@ -39,6 +42,7 @@ declare(
     "epoch_start(*, epoch, step, model, dataset_name): called before each dataset's pass (RETURNN's hook)",
     group=G,
     hook=True,
+    returnn=True,
 )
 declare(
     "epoch_end",
@@ -47,4 +51,13 @@ declare(
     "epoch_end(*, epoch, step, model, dataset_name): called after each dataset's pass (train, dev, ...)",
     group=G,
     hook=True,
+    returnn=True,
+)
+declare(
+    "model_outputs",
+    dict[str, dict[str, Any]] | None,
+    None,
+    "RETURNN PyTorch style: what forward_step marks ({'output': {'dim': 2}}); shapes of the forward outputs",
+    group=G,
+    returnn=True,
 )

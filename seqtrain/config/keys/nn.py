@@ -37,4 +37,13 @@ declare(
     "{name: {'filename': ..., 'prefix': ..., 'init_for_train': True, 'ignore_missing': ..., 'ignore_params': [...], "
     "'var_name_mapping': {...}}}: load parameters from our checkpoints or plain state dicts (RETURNN semantics)",
     group=G,
+    returnn=True,
+)
+declare(
+    "target",
+    str,
+    "classes",
+    "RETURNN's default target: the data key a net-dict layer's `loss` uses when it names no `target`",
+    group=G,
+    returnn=True,
 )

@@ -19,6 +19,7 @@ declare(
     None,
     "'adam', {'class': 'adamw', 'weight_decay': 0.01, 'param_groups': [...]}, a dotted path or a class; None = SGD",
     group=G,
+    returnn=True,
 )
 declare(
     "gradient_clip",
@@ -28,6 +29,7 @@ declare(
     schedulable=True,
     group=G,
     check=at_least(0),
+    returnn=True,
 )
 declare(
     "gradient_clip_global_norm",
@@ -37,6 +39,7 @@ declare(
     schedulable=True,
     group=G,
     check=at_least(0),
+    returnn=True,
 )
 declare(
     "gradient_noise",
@@ -46,6 +49,7 @@ declare(
     schedulable=True,
     group=G,
     check=at_least(0),
+    returnn=True,
 )
 declare(
     "accum_grad_multiple_step",
@@ -55,6 +59,7 @@ declare(
     schedulable=True,
     group=G,
     check=at_least(1),
+    returnn=True,
 )
 
 # ---- learning rate per epoch (learning_rate_control, the learning-rate file)
@@ -65,6 +70,7 @@ declare(
     "the base LR (RETURNN's default 1.0); {epoch: lr} resets it at those epochs; f(*, epoch, step) = LR of every step",
     schedulable=True,
     group=G,
+    returnn=True,
 )
 declare(
     "learning_rates",
@@ -72,6 +78,7 @@ declare(
     None,
     "predefined LR per epoch: [lr of epoch 1, lr of epoch 2, ...] or {epoch: lr} (warmup, resets)",
     group=G,
+    returnn=True,
 )
 declare("min_learning_rate", float, 0.0, "Newbob never decays the LR below this", group=G)
 declare(
@@ -81,6 +88,7 @@ declare(
     "RETURNN: the constant LR of the `pretrain` epochs (None = learning_rate); the first epoch after them starts "
     "again at learning_rate, the control takes over from there",
     group=G,
+    returnn=True,
 )
 declare(
     "use_learning_rate_control_always",
@@ -88,6 +96,7 @@ declare(
     False,
     "RETURNN: let learning_rate_control / learning_rates decide in the pretrain epochs too",
     group=G,
+    returnn=True,
 )
 declare(
     "learning_rate_control",
@@ -95,6 +104,7 @@ declare(
     "constant",
     "how the next epoch's LR follows from the scores: constant, newbob (= newbob_rel), newbob_abs, newbob_multi_epoch",
     group=G,
+    returnn=True,
 )
 declare(
     "learning_rate_control_error_measure",
@@ -102,6 +112,7 @@ declare(
     None,
     "the score Newbob looks at, e.g. 'dev_loss_ctc' (+ '_output' is tried too); None = the first dev score",
     group=G,
+    returnn=True,
 )
 declare(
     "learning_rate_control_relative_error_relative_lr",
@@ -109,6 +120,7 @@ declare(
     False,
     "divide the relative error by (current LR / learning_rate): a smaller LR is expected to improve less",
     group=G,
+    returnn=True,
 )
 declare(
     "learning_rate_control_min_num_epochs_per_new_lr",
@@ -116,9 +128,15 @@ declare(
     0,
     "keep a new LR for at least this many epochs before Newbob may change it again",
     group=G,
+    returnn=True,
 )
 declare(
-    "newbob_learning_rate_decay", float | Callable, 0.5, "Newbob multiplies the LR by this (or f(lr) -> lr)", group=G
+    "newbob_learning_rate_decay",
+    float | Callable,
+    0.5,
+    "Newbob multiplies the LR by this (or f(lr) -> lr)",
+    group=G,
+    returnn=True,
 )
 declare(
     "newbob_learning_rate_growth",
@@ -126,6 +144,7 @@ declare(
     1.0,
     "Newbob multiplies the LR by this when the score improves enough (1.0 = never grow)",
     group=G,
+    returnn=True,
 )
 declare(
     "newbob_relative_error_threshold",
@@ -133,6 +152,7 @@ declare(
     -0.01,
     "newbob_rel / newbob_multi_epoch decay when (new - old) / new score > this (-0.01 = need 1% improvement)",
     group=G,
+    returnn=True,
 )
 declare(
     "newbob_relative_error_grow_threshold",
@@ -140,6 +160,7 @@ declare(
     None,
     "newbob_multi_epoch grows the LR when the mean relative error < this; None = newbob_relative_error_threshold",
     group=G,
+    returnn=True,
 )
 declare(
     "newbob_relative_error_div_by_old",
@@ -147,8 +168,9 @@ declare(
     False,
     "relative error = (new - old) / old instead of / new",
     group=G,
+    returnn=True,
 )
-declare("newbob_error_threshold", float, -0.01, "newbob_abs decays when new - old score > this", group=G)
+declare("newbob_error_threshold", float, -0.01, "newbob_abs decays when new - old score > this", group=G, returnn=True)
 declare(
     "newbob_multi_num_epochs",
     int,
@@ -156,6 +178,7 @@ declare(
     "newbob_multi_epoch averages the relative error over this many epochs",
     group=G,
     check=at_least(1),
+    returnn=True,
 )
 declare(
     "newbob_multi_update_interval",
@@ -164,6 +187,7 @@ declare(
     "newbob_multi_epoch changes the LR only every N epochs; None = newbob_multi_num_epochs",
     group=G,
     check=at_least(1),
+    returnn=True,
 )
 
 # ---- learning rate per step (multiplies the epoch's LR)
@@ -182,4 +206,41 @@ declare(
     "f(*, global_train_step, epoch, epoch_continuous, learning_rate, **kwargs) -> the LR of that step",
     group=G,
     hook=True,
+    returnn=True,
+)
+declare(
+    "learning_rate_decay",
+    float | Callable | None,
+    None,
+    "RETURNN's name of `newbob_learning_rate_decay`, read first as RETURNN does; None = use that key",
+    group=G,
+    returnn=True,
+)
+declare(
+    "optimizer_epsilon",
+    float | None,
+    None,
+    "epsilon of the optimizer when its dict gives none (RETURNN's key; for classes with an eps option); None = "
+    "the class's default",
+    group=G,
+    check=at_least(0),
+    returnn=True,
+)
+declare(
+    "gradient_clip_norm",
+    float,
+    0.0,
+    "clip each parameter's gradient to this L2 norm (per tensor, after gradient_clip); 0 = off",
+    schedulable=True,
+    group=G,
+    check=at_least(0),
+    returnn=True,
+)
+declare(
+    "gradient_nan_inf_filter",
+    bool,
+    False,
+    "set non-finite gradient entries (nan/inf) to 0 before noise and clipping (RETURNN's key)",
+    group=G,
+    returnn=True,
 )

@@ -12,6 +12,7 @@ declare(
     "mixed precision (RETURNN's key): 'bfloat16' or 'float16' runs forward and losses under torch.autocast, "
     "parameters and optimizer stay float32; or {'dtype': ..., 'grad_scaler': {...}}; None = float32",
     group=G,
+    returnn=True,
 )
 declare(
     "grad_scaler",
@@ -20,6 +21,7 @@ declare(
     "torch.amp.GradScaler options (RETURNN's key); unset = {} whenever torch_amp is set, None = no loss scaling "
     "(fine for bfloat16); float16 needs it",
     group=G,
+    returnn=True,
 )
 declare(
     "torch_amp_eval",

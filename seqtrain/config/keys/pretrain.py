@@ -18,6 +18,7 @@ declare(
     "'from_input', 'no_network_modifications' or f(*, idx, net_dict)), 'copy_param_mode', 'copy_output_layer', "
     "'greedy', 'output_layers', 'input_layers'}: one growing net per epoch, then the full one",
     group=G,
+    returnn=True,
 )
 declare(
     "pretrain_repetitions",
@@ -25,6 +26,7 @@ declare(
     None,
     "RETURNN's separate key for pretrain's 'repetitions' (the `pretrain` dict's own entry wins)",
     group=G,
+    returnn=True,
 )
 declare(
     "pretrain_construction_algo",
@@ -32,6 +34,7 @@ declare(
     None,
     "RETURNN's separate key for pretrain's 'construction_algo' (the `pretrain` dict's own entry wins)",
     group=G,
+    returnn=True,
 )
 declare(
     "pretrain_copy_output_layer",
@@ -39,6 +42,7 @@ declare(
     None,
     "RETURNN's separate key for pretrain's 'copy_output_layer' (the `pretrain` dict's own entry wins)",
     group=G,
+    returnn=True,
 )
 declare(
     "pretrain_greedy",
@@ -46,6 +50,7 @@ declare(
     None,
     "RETURNN's separate key for pretrain's 'greedy' (the `pretrain` dict's own entry wins)",
     group=G,
+    returnn=True,
 )
 declare(
     "copy_param_mode",

@@ -71,3 +71,20 @@ declare(
     group=G,
     check=at_least(0),
 )
+declare(
+    "output_file",
+    str | None,
+    None,
+    "`seqtrain forward`: the HDF file the model outputs are written to (RETURNN's forward task); --output-hdf wins",
+    group=G,
+    returnn=True,
+)
+declare(
+    "forward_batch_size",
+    int | None,
+    None,
+    "`seqtrain forward`: padded frames per batch; None = batch_size (RETURNN's key)",
+    group=G,
+    check=at_least(1),
+    returnn=True,
+)

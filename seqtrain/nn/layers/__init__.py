@@ -7,6 +7,7 @@ from __future__ import annotations
 from seqtrain.nn.layer import Layer
 from seqtrain.nn.layers import (
     attention,
+    chunking,
     combine,
     conformer,
     conv,
@@ -34,6 +35,7 @@ _FAMILIES = (
     attention,
     conformer,
     transducer,
+    chunking,
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import torch
 
 from seqtrain.errors import ConfigError
+from seqtrain.nn.eval_expr import compile_expression
 from seqtrain.nn.layer import Layer
 from seqtrain.nn.regularization import stochastic_depth
 from seqtrain.nn.seq import Seq, SeqInfo
@@ -91,6 +92,7 @@ class ConcatLayer(Layer):
 class EvalLayer(Layer):
     """`{"class": "eval", "from": [...], "eval": fn}`: fn(*source_tensors) -> tensor [B, T, n_out].
 
+    `eval` may also be RETURNN's string form, "source(0) * source(1)" (nn/eval_expr.py: parsed, not exec'd).
     Lengths are those of the first source; `n_out` defaults to its feature dim.
     """
 
@@ -98,8 +100,12 @@ class EvalLayer(Layer):
     concat_sources = False
     allow_sparse_sources = True
 
-    def __init__(self, sources: list[SeqInfo], *, eval: Callable[..., torch.Tensor], n_out: int | None = None) -> None:
+    def __init__(
+        self, sources: list[SeqInfo], *, eval: Callable[..., torch.Tensor] | str, n_out: int | None = None
+    ) -> None:
         super().__init__(sources)
+        if isinstance(eval, str):
+            eval = compile_expression(eval)
         if not callable(eval):
             raise ConfigError(f"eval: 'eval' must be a function of the source tensors, got {eval!r}")
         self.fn = eval

@@ -28,6 +28,9 @@ _RETURNN_UNITS = {
     "standardlstm": "lstm",
     "basiclstm": "lstm",
     "lstmblock": "lstm",
+    "lstmblockfused": "lstm",
+    "nativelstmlowmem": "lstm",
+    "cudnnlstm": "lstm",
     "gru": "gru",
     "standardgru": "gru",
 }
@@ -112,13 +115,37 @@ class BgruLayer(_Recurrent):
 
 
 class RecLayer(_Recurrent):
-    """RETURNN's `{"class": "rec", "unit": "nativelstm2", "direction": -1, "n_out": 512}`."""
+    """RETURNN's `{"class": "rec", "unit": "nativelstm2", "direction": -1, "n_out": 512}`.
+
+    RETURNN's LSTM kernels (NativeLstm2, LSTMBlock, BasicLSTM, ...) all compute the standard LSTM, so they are
+    torch's LSTM here (with two bias vectors where RETURNN's native one has one: 4 * n_out more parameters).
+    `unroll` and `max_seq_len` change nothing when training on given sequences (RETURNN uses them for its
+    TensorFlow loop and for search); they are accepted. A sub-network `unit` (RETURNN's explicit recurrence
+    with `prev:` layers) is not implemented: a clear error says so.
+    """
 
     layer_class = "rec"
 
-    def __init__(self, sources: list[SeqInfo], *, n_out: int, unit: str = "lstm", direction: int = 1) -> None:
-        if unit.lower() not in _RETURNN_UNITS:
+    def __init__(
+        self,
+        sources: list[SeqInfo],
+        *,
+        n_out: int | None = None,
+        unit: str | dict[str, Any] = "lstm",
+        direction: int = 1,
+        unroll: bool = False,
+        max_seq_len: Any = None,
+    ) -> None:
+        if isinstance(unit, dict):
+            raise ConfigError(
+                f"rec: a sub-network 'unit' (layers {sorted(unit)[:6]}) is RETURNN's explicit recurrence, which "
+                "seqtrain does not implement; use a unit name (lstm, gru, nativelstm2, ...) or write the loop in "
+                "a torch module with get_model"
+            )
+        if not isinstance(unit, str) or unit.lower() not in _RETURNN_UNITS:
             raise ConfigError(f"rec: unit {unit!r} is not supported; use one of {sorted(_RETURNN_UNITS)}")
+        if n_out is None:
+            raise ConfigError(f"rec: unit {unit!r} needs 'n_out'")
         self.unit = _RETURNN_UNITS[unit.lower()]
         super().__init__(sources, n_out=n_out, direction=direction)
 

@@ -64,10 +64,24 @@ class LearningRateControl:
         self._source = source
         self._from_file = {e for e, d in self.epoch_data.items() if d.learning_rate is not None}
 
-    def set_epoch_scores(self, epoch: int, scores: Mapping[str, float]) -> None:
+    def set_epoch_scores(self, epoch: int, scores: Mapping[str, float], *, replace: bool = True) -> None:
+        """The scores of an epoch just trained (and evaluated) replace whatever the file held for it.
+
+        The file may come from an earlier run, e.g. RETURNN's of the same experiment: its scores of this epoch
+        (other names, another model) and its `:meta:` entries are stale, and merging them would let Newbob
+        decide on them (it prefers RETURNN's `dev_score...` names). The epoch's learning rate stays.
+        `replace=False` adds scores to the ones of this run (an evaluation made up after a crash)."""
         if epoch not in self.epoch_data:
             self.learning_rate_for_epoch(epoch)
-        self.epoch_data[epoch].error.update({k: float(v) for k, v in scores.items()})
+        data = self.epoch_data[epoch]
+        new = {k: float(v) for k, v in scores.items()}
+        if replace:
+            stale = sorted(set(data.error) - set(new)) + [f":meta:{k}" for k in sorted(data.meta)]
+            if stale:
+                log.info("epoch %d: scores replace the learning-rate file's earlier entries %s", epoch, stale)
+            self.epoch_data[epoch] = EpochData(data.learning_rate, new, {})
+        else:
+            data.error.update(new)
 
     def epoch_scores(self, epoch: int) -> dict[str, float]:
         data = self.epoch_data.get(epoch)

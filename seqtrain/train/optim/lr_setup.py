@@ -70,7 +70,7 @@ def control_options(opt: OptimizerSettings) -> ControlOptions:
         relative_error_relative_lr=opt.learning_rate_control_relative_error_relative_lr,
         min_num_epochs_per_new_lr=opt.learning_rate_control_min_num_epochs_per_new_lr,
         relative_error_div_by_old=opt.newbob_relative_error_div_by_old,
-        decay=opt.newbob_learning_rate_decay,
+        decay=opt.newbob_learning_rate_decay if opt.learning_rate_decay is None else opt.learning_rate_decay,
         growth=opt.newbob_learning_rate_growth,
         relative_error_threshold=threshold,
         relative_error_grow_threshold=grow_threshold,

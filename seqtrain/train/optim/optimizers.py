@@ -111,9 +111,15 @@ def _decoupling(cls: type, options: dict[str, Any], weight_decay: float) -> str:
     return f"L2 in the gradient ({cls.__name__} has no decoupled form; adamw has)"
 
 
-def make_optimizer(spec: Any, model: torch.nn.Module, *, learning_rate: float) -> torch.optim.Optimizer:
-    """The optimizer for the trainable parameters of `model`, with param groups by the config's rules."""
+def make_optimizer(
+    spec: Any, model: torch.nn.Module, *, learning_rate: float, default_epsilon: float | None = None
+) -> torch.optim.Optimizer:
+    """The optimizer for the trainable parameters of `model`, with param groups by the config's rules.
+
+    `default_epsilon` (RETURNN's `optimizer_epsilon`) is the eps of a class that has one when the spec sets none."""
     cls, options = resolve_optimizer_class(spec)
+    if default_epsilon is not None and "eps" in inspect.signature(cls.__init__).parameters:
+        options.setdefault("eps", default_epsilon)
     check = _option_checker(cls)
     grouping = pop_grouping(options, check)
     options = {check(k): v for k, v in options.items()}
