@@ -62,17 +62,18 @@ def _run(args: argparse.Namespace) -> int:
     if key not in keys:
         raise ConfigError(f"--key {key!r} is not a batched data key; the batches carry {keys}")
     plan = plan_for(config, setup, args.epoch, chunking=True)
+    dataset = setup.dataset.for_epoch(args.epoch)  # the sequences this epoch sees (generated tasks: new each epoch)
     if args.seqs:
-        for row in seq_rows(setup.dataset, plan, keys):
+        for row in seq_rows(dataset, plan, keys):
             _print(row)
     elif args.batches:
-        for row in batch_rows(setup.dataset, plan, key):
+        for row in batch_rows(dataset, plan, key):
             _print(row)
-        _print(plan_summary(setup.dataset, plan, key))
+        _print(plan_summary(dataset, plan, key))
     else:
         used = np.array(sorted({i for b in plan.batches for i in b.seq_indices}), dtype=np.int64)
         stats = corpus_stats(
-            setup.dataset, used, keys, frame_shift_ms=args.frame_shift_ms, count_labels=not args.no_label_counts
+            dataset, used, keys, frame_shift_ms=args.frame_shift_ms, count_labels=not args.no_label_counts
         )
         per_key = stats.pop("keys")
         _print(stats)

@@ -13,7 +13,7 @@ from pathlib import Path
 from seqtrain.config import all_keys
 from seqtrain.config.returnn_names import DEFAULT_ONLY, IGNORED, LEGACY_OPTIMIZER_FLAGS, OTHER_TASKS, UNSUPPORTED
 from seqtrain.data.dataset import DATASETS
-from seqtrain.data.returnn_datasets import ADVICE
+from seqtrain.data.returnn_datasets import ADVICE, PROVIDED
 from seqtrain.nn.layers import LAYERS
 from seqtrain.nn.returnn_layers import NOTES, RETURNN_LAYER_CLASSES
 
@@ -57,18 +57,11 @@ def layer_table() -> str:
 
 
 def dataset_table() -> str:
-    same = sorted(n for n in DATASETS.names() if n in _RETURNN_DATASETS_WE_HAVE)
+    same = sorted(n for n in DATASETS.names() if n in PROVIDED)
     lines = [f"RETURNN dataset classes seqtrain has: {', '.join(f'`{n}`' for n in same)}.", ""]
     lines += ["| RETURNN dataset class | in seqtrain |", "|---|---|"]
     lines += [f"| `{n}` | {_cell(advice)} |" for n, advice in sorted(ADVICE.items())]
     return "\n".join(lines)
-
-
-# RETURNN's names that seqtrain's DATASETS registry also has (same data format / same generated data)
-_RETURNN_DATASETS_WE_HAVE = {
-    "HDFDataset", "MetaDataset", "CombinedDataset", "Task12AXDataset", "DummyDataset",
-    "CopyTaskDataset",
-}  # fmt: skip
 
 
 def tables() -> str:

@@ -101,7 +101,9 @@ class Dataset(ABC):
     def for_epoch(self, epoch: int) -> Dataset:
         """The dataset as epoch `epoch` sees it. Most datasets are the same every epoch (self); RETURNN's
         generated tasks draw new sequences per epoch (data/returnn_tasks.py). Planning the epoch and loading its
-        batches both go through this, so lengths, order and the workers' data agree."""
+        batches both go through this, so lengths, order and the workers' data agree. It must be a pure function
+        of `epoch` and the constructor's options (a resumed run builds the dataset again and asks for the epoch),
+        and cheap when called again for the same epoch (keep the epoch's object)."""
         return self
 
     def __getstate__(self) -> dict:
@@ -111,7 +113,10 @@ class Dataset(ABC):
 
 # Shipped classes register themselves in their modules, imported on the first lookup (not before: AudioDataset
 # loads kaldi-native-fbank and soundfile).
-_BUILTIN_MODULES = ("hdf", "numpy_ds", "generating", "returnn_tasks", "meta", "combined", "audio")
+_BUILTIN_MODULES = (
+    "hdf", "numpy_ds", "generating", "returnn_tasks", "returnn_memory_tasks", "returnn_dummy", "returnn_static",
+    "meta", "combined", "audio",
+)  # fmt: skip
 
 
 def _import_builtin_datasets() -> None:

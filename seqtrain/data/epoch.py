@@ -17,6 +17,7 @@ import numpy as np
 from seqtrain.data.batching import BatchSpec, Items, LengthFilter, make_batches
 from seqtrain.data.bucketing import bucket_batches, bucket_max_padding, is_bucket_order
 from seqtrain.data.chunking import Chunking, chunk_items
+from seqtrain.data.epoch_seed import returnn_epoch_seed
 from seqtrain.data.factory import DatasetSetup
 from seqtrain.data.ordering import seeds_fixed_for, seq_order
 from seqtrain.errors import ConfigError
@@ -60,14 +61,21 @@ class EpochPlan:
         return h.hexdigest()[:16]
 
 
-def order_seed(epoch: int, *, partition_epoch: int, fixed_for: int, random_seed: int, offset: int) -> int:
-    """RETURNN's per-epoch shuffle seed, shifted by `random_seed` so other seeds give other orders."""
-    seed = epoch
-    if partition_epoch > 1:
-        seed = (seed - 1) // partition_epoch + 1  # one order for all sub-epochs of a full pass
-    if fixed_for > 1:
-        seed = (seed - 1) // fixed_for + 1
-    return seed + offset + (random_seed - RETURNN_DEFAULT_SEED)
+def order_seed(
+    epoch: int,
+    *,
+    partition_epoch: int,
+    fixed_for: int,
+    random_seed: int,
+    offset: int,
+    fixed_random_seed: int | None = None,
+) -> int:
+    """RETURNN's per-epoch shuffle seed (one order for all sub-epochs of a full pass; `fixed_random_seed`: the
+    same order every epoch), shifted by `random_seed` so other seeds give other orders."""
+    seed = returnn_epoch_seed(
+        epoch, partition_epoch=partition_epoch, fixed_for=fixed_for, offset=offset, fixed_random_seed=fixed_random_seed
+    )
+    return seed + (random_seed - RETURNN_DEFAULT_SEED)
 
 
 def sort_key(lengths: dict[str, np.ndarray]) -> str:
@@ -114,6 +122,7 @@ def epoch_seq_indices(setup: DatasetSetup, epoch: int, *, random_seed: int) -> t
         fixed_for=seeds_fixed_for(method),
         random_seed=random_seed,
         offset=opts.random_seed_offset,
+        fixed_random_seed=opts.fixed_random_seed,
     )
     order = partition(seq_order(method, sort_lengths, seed), opts.partition_epoch, epoch)
     num_before = len(order)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from seqtrain.data.dataset import DATASETS, Dataset
+from seqtrain.data.dataset_string import parse_dataset_string
 from seqtrain.data.filters import EpochWiseFilter, SubsetDataset
 from seqtrain.data.returnn_datasets import returnn_dataset_advice
 from seqtrain.errors import ConfigError
@@ -31,6 +32,7 @@ class EpochOptions:
 
     seq_ordering: str | Callable[..., str] = "default"
     random_seed_offset: int = 0
+    fixed_random_seed: int | None = None  # the same shuffle (and generated data) every epoch, e.g. for a dev set
     partition_epoch: int = 1
     epoch_wise_filter: EpochWiseFilter | None = None
     seq_list_file: str | None = None
@@ -89,8 +91,10 @@ def parse_epoch_options(values: dict[str, Any], where: str) -> EpochOptions:
         raise ConfigError(f"{where}: seq_ordering must be a str or a function of epoch, got {options.seq_ordering!r}")
     if not isinstance(options.partition_epoch, int) or options.partition_epoch < 1:
         raise ConfigError(f"{where}: partition_epoch must be an int >= 1, got {options.partition_epoch!r}")
-    if not isinstance(options.random_seed_offset, int):
-        raise ConfigError(f"{where}: random_seed_offset must be an int, got {options.random_seed_offset!r}")
+    for key in ("random_seed_offset", "fixed_random_seed"):
+        value = getattr(options, key)
+        if not isinstance(value, int) and not (key == "fixed_random_seed" and value is None):
+            raise ConfigError(f"{where}: {key} must be an int, got {value!r}")
     return options
 
 
@@ -112,14 +116,22 @@ def _resolve_class(cls_spec: Any, where: str) -> type[Dataset]:
 def make_dataset(spec: Any, *, name: str, default_ordering: str | None = None) -> DatasetSetup:
     """`spec` is a dict with "class" (a name or a Dataset subclass) and options, or a Dataset instance.
 
+    RETURNN's other forms work too: a string (data/dataset_string.py) and a function returning the dict.
     `default_ordering`: the `seq_ordering` when the spec sets none (RETURNN's `batching` key, for train)."""
     where = f"dataset {name!r}"
+    if callable(spec) and not isinstance(spec, (Dataset, type)):
+        spec = spec()  # RETURNN's init_dataset calls a function given as the dataset
+    if isinstance(spec, str):
+        spec = parse_dataset_string(spec, where=where)
     if isinstance(spec, Dataset):
         return DatasetSetup(
             name, spec, parse_epoch_options({"seq_ordering": default_ordering or "default"}, where=where)
         )
     if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: expected a dict {{'class': ...}} or a Dataset instance, got {type(spec).__name__}")
+        raise ConfigError(
+            f"{where}: expected a dict {{'class': ...}}, a Dataset instance or RETURNN's dataset string, "
+            f"got {type(spec).__name__}"
+        )
     kwargs = dict(spec)
     cls = _resolve_class(kwargs.pop("class", None), where)
     epoch_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in epoch_option_names()}

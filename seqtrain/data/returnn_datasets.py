@@ -1,11 +1,20 @@
-"""RETURNN's dataset classes that seqtrain does not have, and what to use instead.
+"""RETURNN's dataset classes: those seqtrain has under the same name (`PROVIDED`), and what to use instead of the
+others (`ADVICE`).
 
-A RETURNN config naming one gets this advice instead of a bare "unknown dataset class". RETURNN's classes that
-seqtrain has under the same name (HDFDataset, MetaDataset, CombinedDataset, Task12AXDataset, DummyDataset,
-CopyTaskDataset, GeneratingDataset with its own tasks) are not listed. docs/returnn.md renders this table.
+A RETURNN config naming a class of `ADVICE` gets that advice instead of a bare "unknown dataset class".
+seqtrain's `GeneratingDataset` is its own (RETURNN's is an abstract base), so it is in neither. docs/returnn.md
+renders both (seqtrain/cli/returnn_table.py).
 """
 
 from __future__ import annotations
+
+# RETURNN's classes that seqtrain has, with RETURNN's options and data (the generated ones bit for bit)
+PROVIDED: tuple[str, ...] = (
+    "HDFDataset", "MetaDataset", "CombinedDataset", "StaticDataset",
+    "Task12AXDataset", "TaskEpisodicCopyDataset", "TaskXmlModelingDataset", "TaskVariableAssignmentDataset",
+    "TaskNumberBaseConvertDataset", "CopyTaskDataset",
+    "DummyDataset", "DummyDatasetMultipleSequenceLength", "DummyDatasetMultipleDataKeys",
+)  # fmt: skip
 
 _CONVERT = "convert it to HDF once (RETURNN's tools/hdf_dump.py) and read it with HDFDataset"
 
@@ -40,14 +49,7 @@ ADVICE: dict[str, str] = {
     "AnythingDataset": "not available",
     "MapDatasetWrapper": "write a Dataset subclass",
     "FromListDataset": "use NumpyDataset",
-    "TaskXmlModelingDataset": "not available (RETURNN's attention demos need rec sub-networks, not implemented)",
-    "TaskNumberBaseConvertDataset": "not available (RETURNN's enc-dec demo needs rec sub-networks, not implemented)",
-    "TaskEpisodicCopyDataset": "not available",
-    "TaskVariableAssignmentDataset": "not available",
-    "DummyDatasetMultipleSequenceLength": "not available; DummyDataset is",
-    "DummyDatasetMultipleDataKeys": "not available; DummyDataset is",
-    "DummyGenericDataset": "not available; DummyDataset is",
-    "StaticDataset": "use NumpyDataset (arrays in the config)",
+    "DummyGenericDataset": "not available; DummyDatasetMultipleDataKeys makes (non-random) data for any keys",
     "MegatronDataset": "not available",
     "NemoSpeechDataset": "use AudioDataset with a manifest",
     "TextDictDataset": "not available",

@@ -1,34 +1,32 @@
-"""RETURNN's generated toy tasks (`Task12AXDataset`, `DummyDataset`, `CopyTaskDataset`), number for number.
+"""RETURNN's generated toy tasks, number for number: the base class, `Task12AXDataset` and `CopyTaskDataset`.
 
-RETURNN's demos and tests train on these. RETURNN draws sequence i of an epoch from
-`numpy.random.RandomState((seed, i))`, where seed is the (full) epoch plus `random_seed_offset`, or
-`fixed_random_seed` when given; so the training data is new every epoch and a dev set with a fixed seed
-is the same every epoch. Here a task dataset does the same through `for_epoch(epoch)`: it returns the
-epoch's sequences (generated once per epoch and kept; a few ms for the demos' 1000 sequences), which
-ordering, batching and the DataLoader workers then all read, so a resumed epoch sees the same data. The
-numbers equal RETURNN's bit for bit (tests/data/test_returnn_tasks.py compares with RETURNN itself).
+RETURNN's demos and tests train on these (more tasks: returnn_memory_tasks.py, returnn_dummy.py). RETURNN draws
+sequence i of an epoch from `numpy.random.RandomState((seed, i))`, where seed is the full epoch's number plus
+`random_seed_offset`, or `fixed_random_seed` when given (data/epoch_seed.py, the formula the shuffle uses
+too); so the training data is new every full epoch and a dev set with a fixed seed is the same every epoch.
+Here a task dataset does the same through `for_epoch(epoch)`: it returns the epoch's sequences (generated on
+first use and kept with that epoch's object; 0.2-0.6 s for the demos' 1000 to 10000 sequences), which ordering,
+batching and the DataLoader workers then all read, so a resumed epoch sees the same data. The numbers and
+dtypes equal RETURNN's bit for bit (tests/data/test_returnn_tasks.py compares with RETURNN itself).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 
 from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
+from seqtrain.data.epoch_seed import returnn_epoch_seed
 from seqtrain.errors import ConfigError
 
 
 class ReturnnTaskDataset(Dataset):
-    """Base: `generate(rng, epoch)` makes one sequence; this class seeds, caches per epoch and describes.
+    """Base: `make_seq(idx, rng)` makes sequence `idx` of epoch `self.epoch`; this class seeds and keeps them.
 
-    The object built from the config stands for epoch 1; `for_epoch(e)` gives epoch e's sequences."""
-
-    data_dim: int = 0
-    classes_dim: int = 0
-    sparse_input: bool = False
-    input_dtype: str = "float32"
-    target_dtype: str = "int32"
+    The object built from the config stands for epoch 1; `for_epoch(e)` is the object of epoch e (itself when
+    e's sequences are the same)."""
 
     def __init__(
         self,
@@ -39,62 +37,67 @@ class ReturnnTaskDataset(Dataset):
         random_seed_offset: int = 0,
         name: str = "generated",
     ) -> None:
-        if not isinstance(num_seqs, int) or num_seqs < 1:
-            raise ConfigError(f"dataset {name!r}: num_seqs must be an int >= 1, got {num_seqs!r}")
+        if not isinstance(num_seqs, int) or isinstance(num_seqs, bool) or num_seqs < 1:
+            raise ConfigError(
+                f"dataset {name!r}: num_seqs must be an int >= 1 (RETURNN's endless default is not supported), "
+                f"got {num_seqs!r}"
+            )
         self.name, self._num_seqs = name, num_seqs
-        self.fixed_random_seed, self.partition_epoch, self.random_seed_offset = (
-            fixed_random_seed,
-            partition_epoch,
-            random_seed_offset,
-        )
+        self.fixed_random_seed, self.partition_epoch = fixed_random_seed, partition_epoch
+        self.random_seed_offset = random_seed_offset
         self.epoch = 1
         self._seqs: list[dict[str, np.ndarray]] | None = None
-        self._epochs: dict[int, ReturnnTaskDataset] = {}
+        self._other_epoch: ReturnnTaskDataset | None = None
 
-    # ------------------------------------------------------------------ RETURNN's randomness
+    def make_seq(self, idx: int, rng: np.random.RandomState) -> dict[str, np.ndarray]:
+        """Sequence `idx` of epoch `self.epoch`, drawn from `rng` exactly as RETURNN's `generate_seq` draws."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ which epochs share their sequences
 
     def generation_seed(self, epoch: int) -> int:
         """RETURNN's `_get_random_seed_for_epoch`: constant over the sub-epochs of one full epoch."""
-        if self.fixed_random_seed is not None:
-            return int(self.fixed_random_seed)
-        full_epoch = (epoch - 1) // self.partition_epoch + 1 if self.partition_epoch > 1 else epoch
-        return full_epoch + self.random_seed_offset
+        return returnn_epoch_seed(
+            epoch,
+            partition_epoch=self.partition_epoch,
+            offset=self.random_seed_offset,
+            fixed_random_seed=self.fixed_random_seed,
+        )
 
-    def generate(self, rng: np.random.RandomState, epoch: int) -> dict[str, np.ndarray]:
-        raise NotImplementedError  # each task
-
-    # ------------------------------------------------------------------ the epoch's sequences
+    def epoch_key(self, epoch: int) -> Hashable:
+        """What the sequences of `epoch` depend on: epochs with equal keys have equal sequences."""
+        return self.generation_seed(epoch)
 
     def for_epoch(self, epoch: int) -> Dataset:
-        seed = self.generation_seed(epoch)
-        if seed == self.generation_seed(self.epoch):
+        key = self.epoch_key(epoch)
+        if key == self.epoch_key(self.epoch):
             return self
-        if epoch not in self._epochs:
-            copy = object.__new__(type(self))
-            copy.__dict__.update({**self.__dict__, "epoch": epoch, "_seqs": None, "_epochs": {}})
-            self._epochs = {epoch: copy}  # keep one: epochs come one after another
-        return self._epochs[epoch]
+        other = self._other_epoch
+        if other is None or other.epoch_key(other.epoch) != key:
+            other = copy.copy(self)
+            other.epoch, other._seqs, other._other_epoch = epoch, None, None
+            self._other_epoch = other  # one kept: epochs come one after another
+        return other
+
+    # ------------------------------------------------------------------ the Dataset protocol
 
     def _all(self) -> list[dict[str, np.ndarray]]:
         if self._seqs is None:
-            seed = self.generation_seed(self.epoch)
-            self._seqs = [self.generate(np.random.RandomState((seed, i)), self.epoch) for i in range(self._num_seqs)]
+            seed, rng = self.generation_seed(self.epoch), np.random.RandomState()
+            seqs = []
+            for i in range(self._num_seqs):
+                rng.seed((seed, i))  # as RETURNN seeds; 10x faster than a new RandomState per sequence
+                seqs.append(self.make_seq(i, rng))
+            self._seqs = seqs
         return self._seqs
 
     @property
     def num_seqs(self) -> int:
         return self._num_seqs
 
-    def data_specs(self) -> dict[str, DataSpec]:
-        if self.sparse_input:
-            data = DataSpec(dim=self.data_dim, dtype=self.input_dtype, sparse=True)
-        else:
-            data = DataSpec(dim=self.data_dim, dtype=self.input_dtype, feature_shape=(self.data_dim,))
-        return {"data": data, "classes": DataSpec(dim=self.classes_dim, dtype=self.target_dtype, sparse=True)}
-
     def seq_lengths(self) -> dict[str, np.ndarray]:
         seqs = self._all()
-        return {key: np.array([len(s[key]) for s in seqs], dtype=np.int64) for key in ("data", "classes")}
+        return {key: np.array([len(s[key]) for s in seqs], dtype=np.int64) for key in self.data_specs()}
 
     def get_seq(self, idx: int) -> dict[str, np.ndarray]:
         return self._all()[idx]
@@ -102,35 +105,52 @@ class ReturnnTaskDataset(Dataset):
     def seq_tag(self, idx: int) -> str:
         return f"seq-{idx}"  # RETURNN's tags of generated sequences
 
-    def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_other_epoch"] = None  # a worker gets the one epoch it reads
+        return state
 
 
-def _one_hot(labels: list[int], num_classes: int) -> np.ndarray:
-    """RETURNN's `class_idx_seq_to_1_of_k` (float32)."""
+def pick(rng: np.random.RandomState, items: Sequence[str]) -> str:
+    """`rng.choice(items)` draw for draw (numpy's choice without `p` draws `randint(0, len)`), without its overhead."""
+    return items[rng.randint(0, len(items))]
+
+
+def one_hot(labels: Sequence[int], num_classes: int) -> np.ndarray:
+    """RETURNN's `class_idx_seq_to_1_of_k`: float32 [T, num_classes]."""
     out = np.zeros((len(labels), num_classes), dtype="float32")
-    out[np.arange(len(labels)), labels] = 1
+    out[np.arange(len(labels)), list(labels)] = 1
     return out
+
+
+def dense_spec(dim: int, dtype: str = "float32") -> DataSpec:
+    return DataSpec(dim=dim, dtype=dtype, feature_shape=(dim,))
+
+
+def sparse_spec(dim: int, dtype: str = "int64", vocab: Sequence[str] | None = None) -> DataSpec:
+    return DataSpec(dim=dim, dtype=dtype, sparse=True, vocab=tuple(vocab) if vocab is not None else None)
 
 
 class Task12AXDataset(ReturnnTaskDataset):
     """The 12AX memory task: inputs over "123ABCXYZ" (one-hot), target "R" exactly after 1..A..X or 2..B..Y."""
 
     INPUTS, OUTPUTS = "123ABCXYZ", "LR"
-    data_dim, classes_dim = 9, 2
 
-    def generate(self, rng: np.random.RandomState, epoch: int) -> dict[str, np.ndarray]:
+    def data_specs(self) -> dict[str, DataSpec]:
+        return {"data": dense_spec(9), "classes": sparse_spec(2, "int32")}
+
+    def make_seq(self, idx: int, rng: np.random.RandomState) -> dict[str, np.ndarray]:
         length = rng.randint(10, 100)
-        text = rng.choice(["", "1", "2"])
+        text = pick(rng, ["", "1", "2"])
         while len(text) < length:  # RETURNN's (made-up) distribution, draw for draw
             if rng.uniform() < 0.5:
-                text += rng.choice(list("12"))
+                text += pick(rng, "12")
             if rng.uniform() < 0.9:
-                text += rng.choice(["AX", "BY"])
+                text += pick(rng, ["AX", "BY"])
             while rng.uniform() < 0.5:
-                text += rng.choice(list(self.INPUTS))
+                text += pick(rng, self.INPUTS)
         inputs = [self.INPUTS.index(c) for c in text[:length]]
-        return {"data": _one_hot(inputs, 9), "classes": np.array(self.targets(inputs), dtype="int32")}
+        return {"data": one_hot(inputs, 9), "classes": np.array(self.targets(inputs), dtype="int32")}
 
     @classmethod
     def targets(cls, inputs: list[int]) -> list[int]:
@@ -149,99 +169,59 @@ class Task12AXDataset(ReturnnTaskDataset):
         return out
 
 
-class DummyDataset(ReturnnTaskDataset):
-    """RETURNN's meaningless dummy data: a ramp of dense inputs and cycling labels, same for every epoch."""
-
-    def __init__(
-        self,
-        input_dim: int,
-        output_dim: int,
-        num_seqs: int,
-        *,
-        seq_len: int = 2,
-        input_max_value: float = 10.0,
-        input_shift: float | None = None,
-        input_scale: float | None = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(num_seqs=num_seqs, **kwargs)
-        if not isinstance(output_dim, int):
-            raise ConfigError(f"dataset {self.name!r}: DummyDataset takes an int output_dim here, got {output_dim!r}")
-        self.data_dim, self.classes_dim, self.seq_len = input_dim, output_dim, seq_len
-        self.input_max_value = input_max_value
-        self.input_shift = -input_max_value / 2.0 if input_shift is None else input_shift
-        self.input_scale = 1.0 / input_max_value if input_scale is None else input_scale
-
-    def generation_seed(self, epoch: int) -> int:
-        return 0  # nothing random: one set of sequences
-
-    def _all(self) -> list[dict[str, np.ndarray]]:
-        if self._seqs is None:
-            self._seqs = [self._make(i) for i in range(self._num_seqs)]
-        return self._seqs
-
-    def generate(self, rng: np.random.RandomState, epoch: int) -> dict[str, np.ndarray]:
-        raise AssertionError("DummyDataset is deterministic")
-
-    def _make(self, idx: int) -> dict[str, np.ndarray]:
-        first, last = idx, idx + self.seq_len * self.data_dim
-        values = [((i % self.input_max_value) + self.input_shift) * self.input_scale for i in range(first, last)]
-        features = np.array(values, dtype="float32").reshape((self.seq_len, self.data_dim))
-        labels = np.array([i % self.classes_dim for i in range(last, last + self.seq_len)], dtype="int32")
-        return {"data": features, "classes": labels}
-
-
 class CopyTaskDataset(ReturnnTaskDataset):
     """Copy task: a random label sequence is both input and target; lengths may grow with the epoch."""
-
-    sparse_input = True
-    input_dtype = target_dtype = "int8"
 
     def __init__(
         self,
         nsymbols: int,
-        *,
-        num_seqs: int,
         minlen: int = 0,
         maxlen: int = 0,
         minlen_epoch_factor: float = 0,
         maxlen_epoch_factor: float = 0,
-        **kwargs: Any,
+        *,
+        num_seqs: int,
+        fixed_random_seed: int | None = None,
+        partition_epoch: int = 1,
+        random_seed_offset: int = 0,
+        name: str = "generated",
     ) -> None:
-        super().__init__(num_seqs=num_seqs, **kwargs)
-        if not 1 <= nsymbols <= 256:
-            raise ConfigError(f"dataset {self.name!r}: nsymbols must be in 1..256, got {nsymbols!r}")
-        self.data_dim = self.classes_dim = nsymbols
+        super().__init__(
+            num_seqs=num_seqs, fixed_random_seed=fixed_random_seed, partition_epoch=partition_epoch,
+            random_seed_offset=random_seed_offset, name=name,
+        )  # fmt: skip
+        if not isinstance(nsymbols, int) or not 1 <= nsymbols <= 256:
+            raise ConfigError(f"dataset {name!r}: nsymbols must be an int in 1..256, got {nsymbols!r}")
+        self.nsymbols = nsymbols
         self.minlen, self.maxlen = minlen, maxlen
         self.minlen_epoch_factor, self.maxlen_epoch_factor = minlen_epoch_factor, maxlen_epoch_factor
-        self._length_range(1)  # fails at construction, not in a worker
+        self.length_range(1)  # fails at construction, not in a worker
 
-    def _length_range(self, epoch: int) -> tuple[int, int]:
+    def data_specs(self) -> dict[str, DataSpec]:
+        return {"data": sparse_spec(self.nsymbols, "int8"), "classes": sparse_spec(self.nsymbols, "int8")}
+
+    def length_range(self, epoch: int) -> tuple[int, int]:
+        """RETURNN's lengths of (sub-)epoch `epoch`: minlen + minlen_epoch_factor * epoch .. the same for max."""
         low = int(self.minlen + self.minlen_epoch_factor * epoch)
         high = int(self.maxlen + self.maxlen_epoch_factor * epoch)
         if not 0 < low <= high:
             raise ConfigError(
                 f"dataset {self.name!r}: epoch {epoch} gives lengths {low}..{high}; "
-                "minlen(+factor*epoch) must be >= 1 and <= maxlen(+factor*epoch)"
+                "minlen(+minlen_epoch_factor*epoch) must be >= 1 and <= maxlen(+maxlen_epoch_factor*epoch)"
             )
         return low, high
 
-    def for_epoch(self, epoch: int) -> Dataset:
+    def epoch_key(self, epoch: int) -> Hashable:
         if self.minlen_epoch_factor or self.maxlen_epoch_factor:
-            self._length_range(epoch)
-            if epoch != self.epoch and self.fixed_random_seed is not None:  # same seed, other lengths
-                copy = object.__new__(type(self))
-                copy.__dict__.update({**self.__dict__, "epoch": epoch, "_seqs": None, "_epochs": {}})
-                return copy
-        return super().for_epoch(epoch)
+            return self.generation_seed(epoch), self.length_range(epoch)
+        return self.generation_seed(epoch)
 
-    def generate(self, rng: np.random.RandomState, epoch: int) -> dict[str, np.ndarray]:
-        low, high = self._length_range(epoch)
+    def make_seq(self, idx: int, rng: np.random.RandomState) -> dict[str, np.ndarray]:
+        low, high = self.length_range(self.epoch)
         length = rng.randint(low, high + 1)
-        labels = np.array([rng.randint(0, self.data_dim) for _ in range(length)], dtype="int8")
+        labels = np.array([rng.randint(0, self.nsymbols) for _ in range(length)], dtype="int8")
         return {"data": labels, "classes": labels}
 
 
 DATASETS.register("Task12AXDataset", Task12AXDataset)
-DATASETS.register("DummyDataset", DummyDataset)
 DATASETS.register("CopyTaskDataset", CopyTaskDataset)

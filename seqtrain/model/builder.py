@@ -18,7 +18,7 @@ from seqtrain.data.loader import Batch
 from seqtrain.errors import ConfigError
 from seqtrain.model.context import ForwardContext, StepContext
 from seqtrain.model.global_reg import GlobalRegularization
-from seqtrain.model.returnn_step import ReturnnSteps, is_returnn_step
+from seqtrain.model.returnn_step import ReturnnSteps, is_returnn_frontend_model, is_returnn_step
 from seqtrain.model.user_call import call_with_accepted
 
 
@@ -45,20 +45,31 @@ class FunctionModelBuilder:
         hooks = ModelSettings.from_config(config)
         self._get_model, self._train_step, self._forward_step = hooks.get_model, hooks.train_step, hooks.forward_step
         if self._train_step is None and RunSettings.from_config(config).task == "train":
-            raise ConfigError("config defines get_model but no train_step(*, model, batch, ctx)")
+            raise ConfigError(
+                "config defines get_model but no train_step(*, model, batch, ctx) (or RETURNN's "
+                "train_step(*, model, extern_data, **kwargs))"
+            )
         for hook in (self._train_step, self._forward_step):
             _check_step_signature(hook)
-        self._returnn: ReturnnSteps | None = None
-        if is_returnn_step(self._train_step) or is_returnn_step(self._forward_step):  # RETURNN's PyTorch style
-            self._returnn = ReturnnSteps(DataSettings.from_config(config).extern_data, hooks.model_outputs)
+        returnn_train, returnn_forward = is_returnn_step(self._train_step), is_returnn_step(self._forward_step)
+        returnn: ReturnnSteps | None = None
+        if returnn_train or returnn_forward:  # RETURNN's PyTorch style: (*, model, extern_data)
+            returnn = ReturnnSteps(
+                DataSettings.from_config(config).extern_data,
+                hooks.model_outputs,
+                train_step=self._train_step if returnn_train else None,
+                forward_step=self._forward_step if returnn_forward else None,
+            )
+        self._returnn_train = returnn if returnn_train else None
+        self._returnn_forward = returnn if returnn_forward else None
 
     def build(self, *, epoch: int, step: int) -> torch.nn.Module:
         model = call_with_accepted(self._get_model, epoch=epoch, step=step, config=self.config)
-        if type(model).__module__.startswith("returnn."):  # an rf.Module
+        if is_returnn_frontend_model(model):
             raise ConfigError(
-                f"get_model returned a RETURNN-frontend model ({type(model).__name__}); seqtrain trains "
-                "torch.nn.Module models only (RETURNN's PyTorch style: get_model returning a torch module, as in "
-                "its demo-torch)"
+                f"get_model returned a RETURNN-frontend model ({type(model).__name__}, an rf.Module); RETURNN-frontend "
+                "models are not supported: seqtrain trains torch.nn.Module models only (RETURNN's PyTorch style, "
+                "get_model returning a torch module as in RETURNN's demo-torch.config)"
             )
         if not isinstance(model, torch.nn.Module):
             raise ConfigError(f"get_model must return a torch.nn.Module, got {type(model).__name__}")
@@ -72,16 +83,16 @@ class FunctionModelBuilder:
 
     def train_step(self, *, model: torch.nn.Module, batch: Batch, ctx: StepContext) -> None:
         with GlobalRegularization.at(self.config, epoch=ctx.epoch, step=ctx.step).around_step(model, ctx):
-            if self._returnn is not None and is_returnn_step(self._train_step):
-                self._returnn.train_step(self._train_step, model=model, batch=batch, ctx=ctx)
+            if self._returnn_train is not None:
+                self._returnn_train.train_step(model=model, batch=batch, ctx=ctx)
                 return
             call_with_accepted(self._train_step, model=model, batch=batch, ctx=ctx, epoch=ctx.epoch, step=ctx.step)
 
     def forward_step(self, *, model: torch.nn.Module, batch: Batch, ctx: ForwardContext) -> None:
         if self._forward_step is None:
             raise ConfigError("this command needs forward_step(*, model, batch, ctx) in the config")
-        if self._returnn is not None and is_returnn_step(self._forward_step):
-            self._returnn.forward_step(self._forward_step, model=model, batch=batch, ctx=ctx)
+        if self._returnn_forward is not None:
+            self._returnn_forward.forward_step(model=model, batch=batch, ctx=ctx)
             return
         call_with_accepted(self._forward_step, model=model, batch=batch, ctx=ctx, epoch=ctx.epoch)
 
@@ -96,6 +107,11 @@ def _check_step_signature(fn: Callable[..., Any] | None) -> None:
                 (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)]  # fmt: skip
     known = {"model", "batch", "ctx", "extern_data", "epoch", "step"}
     unknown = [n for n in required if n not in known]
+    if "extern_data" in required and {"batch", "ctx"} & set(params):
+        raise ConfigError(
+            f"{fn.__name__}{inspect.signature(fn)}: takes both RETURNN's `extern_data` and seqtrain's batch/ctx; "
+            "a step function takes (*, model, batch, ctx) (seqtrain) or (*, model, extern_data, **kwargs) (RETURNN)"
+        )
     if unknown or not (takes_any or {"model"} <= set(params)):
         raise ConfigError(
             f"{fn.__name__}{inspect.signature(fn)}: a step function takes (*, model, batch, ctx) (seqtrain) or "

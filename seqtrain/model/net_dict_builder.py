@@ -198,6 +198,7 @@ class NetDictModelBuilder:
                 dropout=float(generic["dropout"] or 0.0),
                 dropout_broadcast=broadcast_axes(spec.option("dropout_noise_shape")),
                 param_noise=float(global_noise if noise is None else noise),
+                keep_pre_activation=bool(spec.option("darc1")),
                 layer={
                     k: resolve(spec.option(k, d), d, epoch=epoch, step=step) for k, d in spec.cls.schedulable.items()
                 },
@@ -244,12 +245,12 @@ def _only_eval(spec: LayerSpec) -> bool:
 
 def _mark_darc1(spec: NetSpec, outputs: Mapping[str, Seq], names: list[str], ctx: StepContext) -> None:
     """RETURNN's `darc1` layer option (DARC1, arXiv:1710.05468): coef * max over output dims of the summed |x| over
-    the batch's valid frames, x the layer's output before its activation (a softmax layer's logits here); added to
-    the objective like L2."""
+    the batch's valid frames, x the layer's output before its activation (a softmax layer's logits; layers without
+    an activation: their output); added to the objective like L2."""
     terms = []
     for name in names:
         seq = outputs[name]
-        values = seq.tensor.float().abs()
+        values = (seq.pre_activation if seq.pre_activation is not None else seq.tensor).float().abs()
         if seq.lengths is not None:
             values = values * seq.frame_mask().to(values.dtype)
         per_dim = values.reshape(-1, values.shape[-1]).sum(dim=0)

@@ -35,6 +35,10 @@ from torch import nn
 from seqtrain.errors import ConfigError
 from seqtrain.nn.seq import Seq, SeqInfo
 
+KEEP_PRE_ACTIVATION = "#keep_pre_activation"
+"""Set (True) in a layer's `options` when the network needs its output before the activation (RETURNN's `darc1`);
+a layer with an activation then also returns those values as `Seq.pre_activation`."""
+
 
 class Layer(nn.Module):
     """One layer of a net dict: `forward(sources, options) -> Seq`.

@@ -43,6 +43,7 @@ class LossKind:
     compute: Callable[..., list[LossTerm]]
     needs_target: bool = True
     classification: bool = False
+    extra_outputs: int = 0  # a layer with this loss and no n_out gets the target's dim plus this (CTC: the blank)
 
 
 LOSSES: Registry[LossKind] = Registry("loss", hint="or give a function as `loss`")
@@ -50,6 +51,12 @@ LOSSES: Registry[LossKind] = Registry("loss", hint="or give a function as `loss`
 
 def is_classification(loss: object) -> bool:
     return isinstance(loss, str) and loss in LOSSES and LOSSES.get(loss).classification
+
+
+def auto_n_out(loss: object, target_dim: int) -> int:
+    """RETURNN's n_out of a layer with a target and no n_out: the target's dim, plus one for CTC's blank."""
+    extra = LOSSES.get(loss).extra_outputs if isinstance(loss, str) and loss in LOSSES else 0
+    return target_dim + extra
 
 
 def check_loss_options(
@@ -232,7 +239,9 @@ LOSSES.register(
     "ce",
     LossKind(frozenset({"label_smoothing", "focal_loss_factor", "use_fused"}), _cross_entropy, classification=True),
 )
-LOSSES.register("ctc", LossKind(frozenset({"blank_index", "zero_infinity"}), _ctc, classification=True))
+LOSSES.register(
+    "ctc", LossKind(frozenset({"blank_index", "zero_infinity"}), _ctc, classification=True, extra_outputs=1)
+)
 for _name in ("mse", "l1", "bin_ce"):
     LOSSES.register(_name, LossKind(frozenset(), functools.partial(_regression, _name)))
 LOSSES.register("as_is", LossKind(frozenset(), _as_is, needs_target=False))

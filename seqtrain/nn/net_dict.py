@@ -21,6 +21,8 @@ from seqtrain.config.schedule import is_epoch_dict
 from seqtrain.errors import ConfigError
 from seqtrain.nn.layer import Layer
 from seqtrain.nn.layers import LAYERS
+from seqtrain.nn.losses import auto_n_out
+from seqtrain.nn.rec_unit_check import check_rec_unit
 from seqtrain.nn.returnn_layers import unsupported_message
 
 SCHEDULABLE_GENERIC: dict[str, Any] = {"dropout": 0.0, "L2": 0.0, "param_variational_noise": None, "loss_scale": 1.0}
@@ -53,6 +55,8 @@ class LayerSpec:
     sources: tuple[str, ...]
     kwargs: dict[str, Any]  # constructor (structural) options
     options: dict[str, Any]  # everything else as written (schedules unresolved)
+    # layers read besides `from`, not concatenated with it: the `base:<name>` layers of a rec unit
+    side_sources: tuple[str, ...] = ()
 
     @property
     def where(self) -> str:
@@ -79,7 +83,13 @@ class NetSpec:
     def signature(self) -> str:
         """Changes exactly when the parameters change (structure), not with schedules, losses or init."""
         parts = [
-            (s.name, _describe(s.cls), s.sources, _describe(s.kwargs), bool(s.option("trainable", True)))
+            (
+                s.name,
+                _describe(s.cls),
+                s.sources + s.side_sources,
+                _describe(s.kwargs),
+                bool(s.option("trainable", True)),
+            )
             for s in self.layers.values()
         ]
         return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
@@ -175,7 +185,8 @@ def _returnn_defaults(
     d: dict[str, Any], data_keys: Collection[str], default_target: str, *, takes_n_out: bool
 ) -> dict[str, Any]:
     """RETURNN's net-dict defaults: a `loss` without `target` uses the default target ("classes", the
-    config's `target`); a layer with a target and no `n_out` gets the target's dim (its class count)."""
+    config's `target`); a layer with a target and no `n_out` gets the target's dim (its class count; one more for
+    CTC's blank)."""
     if "loss" in d and d.get("target") is None and default_target in data_keys:
         d = {**d, "target": default_target}
     target = d.get("target")
@@ -183,7 +194,7 @@ def _returnn_defaults(
     if takes_n_out and "n_out" not in d and known:
         dim = getattr(data_keys[target], "dim", None)
         if dim:
-            d = {**d, "n_out": int(dim)}
+            d = {**d, "n_out": auto_n_out(d.get("loss"), int(dim))}
     return d
 
 
@@ -202,6 +213,9 @@ def _parse_layer(
     if "class" not in d:
         raise ConfigError(f"layer {name!r}: missing 'class'")
     cls = _resolve_class(d["class"], classes, f"layer {name!r}")
+    side: tuple[str, ...] = ()
+    if cls.layer_class == "rec" and isinstance(d.get("unit"), dict):
+        side = check_rec_unit(name, d, classes, layer_names)
     accepted, required = _constructor_options(cls)
     d = _returnn_defaults(d, data_keys, default_target, takes_n_out="n_out" in accepted)
     spec_where = f"layer {name!r} (class {cls.layer_class or cls.__name__!r})"
@@ -227,7 +241,7 @@ def _parse_layer(
     sources = _sources(name, d.get("from", "data"), layer_names, data_keys)
     if not sources:
         raise ConfigError(f"{spec_where}: needs at least one source in 'from'")
-    return LayerSpec(name=name, cls=cls, sources=sources, kwargs=kwargs, options=options)
+    return LayerSpec(name=name, cls=cls, sources=sources, kwargs=kwargs, options=options, side_sources=side)
 
 
 def _check_layer_references(specs: Mapping[str, LayerSpec]) -> None:
@@ -251,7 +265,7 @@ def _dependency_order(specs: dict[str, LayerSpec]) -> list[str]:
             cycle = " -> ".join([*path[path.index(name) :], name])
             raise ConfigError(f"the net dict has a cycle: {cycle}")
         state[name] = 1
-        for src in specs[name].sources:
+        for src in specs[name].sources + specs[name].side_sources:
             if not src.startswith("data:"):
                 visit(src, [*path, name])
         state[name] = 2

@@ -19,7 +19,7 @@ from torch import nn
 
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.nn.init import initialize, parse_initializer
-from seqtrain.nn.layer import Layer
+from seqtrain.nn.layer import KEEP_PRE_ACTIVATION, Layer
 from seqtrain.nn.layers import layer_classes
 from seqtrain.nn.net_dict import LayerSpec, NetSpec
 from seqtrain.nn.rec_unit import build_rec_unit
@@ -31,12 +31,14 @@ log = logging.getLogger("seqtrain")
 DEFAULT_INIT = {"forward_weights_init": "glorot_uniform", "recurrent_weights_init": "glorot_uniform", "bias_init": 0.0}
 
 
-def _rec_unit(spec: LayerSpec, source: SeqInfo) -> Layer:
+def _rec_unit(spec: LayerSpec, source: SeqInfo, base: dict[str, SeqInfo]) -> Layer:
     """RETURNN's rec layer with a sub-network unit (rec_unit.py); its unit is a Network of its own."""
     options = {k: v for k, v in spec.kwargs.items() if k not in ("unit", "unroll", "max_seq_len")}
     if options.get("direction", 1) != 1:
         raise ConfigError("a rec unit runs forward in time; direction -1 is not supported with a sub-network unit")
-    layer = build_rec_unit(spec.name, spec.kwargs["unit"], source, classes=layer_classes(), build_net=Network)
+    if options.get("unit_opts"):
+        raise ConfigError("unit_opts are options of a named unit (BasicLSTM, ...), not of a sub-network unit")
+    layer = build_rec_unit(spec.name, spec.kwargs["unit"], source, base, classes=layer_classes(), build_net=Network)
     n_out = options.get("n_out")
     if n_out is not None and n_out != layer.out_info.dim:
         raise ConfigError(f"n_out={n_out}, but the unit's 'output' layer has dim {layer.out_info.dim}")
@@ -51,6 +53,7 @@ class StepOptions:
     dropout_broadcast: frozenset[str] = frozenset()
     param_noise: float = 0.0
     layer: Mapping[str, Any] = field(default_factory=dict)
+    keep_pre_activation: bool = False  # return the values before the activation too (Seq.pre_activation; darc1)
 
 
 def _concat_info(infos: list[SeqInfo], where: str) -> SeqInfo:
@@ -69,6 +72,7 @@ class Network(nn.Module):
         super().__init__()
         self._sources: dict[str, tuple[str, ...]] = {}
         self._concat: dict[str, bool] = {}
+        self._side: dict[str, int] = {}  # how many of a layer's sources are side sources (after `from`)
         self.infos: dict[str, SeqInfo] = {f"data:{k}": v for k, v in data_infos.items()}
         for layer_spec in spec.layers.values():
             self._add_layer(layer_spec)
@@ -85,7 +89,7 @@ class Network(nn.Module):
             raise ConfigError(f"{spec.where}: dropout on a sparse input is not possible")
         try:
             if spec.cls.layer_class == "rec" and isinstance(spec.kwargs.get("unit"), dict):
-                layer = _rec_unit(spec, inputs[0])
+                layer = _rec_unit(spec, inputs[0], {s: self.infos[s] for s in spec.side_sources})
             else:
                 layer = spec.cls(inputs, **spec.kwargs)
         except ConfigError as e:
@@ -98,7 +102,8 @@ class Network(nn.Module):
             raise ConfigError(f"layer name {spec.name!r} clashes with a torch.nn.Module attribute; rename it") from e
         if not spec.option("trainable", True):
             layer.requires_grad_(False)
-        self._sources[spec.name] = spec.sources
+        self._sources[spec.name] = spec.sources + spec.side_sources
+        self._side[spec.name] = len(spec.side_sources)
         self._concat[spec.name] = spec.cls.concat_sources
         self.infos[spec.name] = layer.out_info
 
@@ -145,6 +150,9 @@ class Network(nn.Module):
         return values
 
     def _run(self, name: str, sources: list[Seq], opts: StepOptions) -> Seq:
+        """Concatenation, length check and input dropout apply to the `from` sources; side sources come after."""
+        side = sources[len(sources) - self._side[name] :]
+        sources = sources[: len(sources) - self._side[name]]
         if len(sources) > 1 and self.layer(name).same_length_sources and not same_lengths(sources):
             lengths = {
                 s: tuple(values.lengths.tolist()[:3]) if values.lengths is not None else None
@@ -168,5 +176,7 @@ class Network(nn.Module):
             ]
         layer = self.layer(name)
         layer_options = {**layer.schedulable, **opts.layer}  # defaults for options the step did not resolve
+        if opts.keep_pre_activation:
+            layer_options[KEEP_PRE_ACTIVATION] = True
         with noisy_parameters(layer, opts.param_noise, training=self.training):
-            return layer(sources, layer_options)
+            return layer(sources + side, layer_options)

@@ -89,6 +89,28 @@ def linear_decay_survival(index: int, num_blocks: int, final_survival_prob: floa
     return 1.0 - index / num_blocks * (1.0 - final_survival_prob)
 
 
+class _FilterGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor, threshold: float) -> torch.Tensor:
+        ctx.threshold = threshold  # type: ignore[attr-defined]
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        peak = grad.pow(2).reshape(grad.shape[0], -1).amax(dim=1)
+        keep = (peak < ctx.threshold).to(grad.dtype)  # type: ignore[attr-defined]
+        return grad * keep.view(-1, *([1] * (grad.dim() - 1))), None
+
+
+def filter_grad(x: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Identity forward; backward drops the gradient of every sequence whose largest squared entry is >= threshold.
+
+    RETURNN's `grad_filter` option of linear/softmax layers (on the values before the activation): one
+    exploding sequence does not take the batch's update with it.
+    """
+    return _FilterGrad.apply(x, float(threshold))  # type: ignore[no-any-return]
+
+
 def l2_penalty(module: nn.Module) -> torch.Tensor:
     """Sum of squares of all trainable parameters (RETURNN's `L2` constraint: loss += L2 * this)."""
     squares = [p.pow(2).sum() for p in module.parameters() if p.requires_grad]

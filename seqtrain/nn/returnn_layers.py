@@ -8,6 +8,8 @@ use), instead of a bare "unknown layer class"; docs/returnn.md lists both sides,
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 RETURNN_LAYER_CLASSES: frozenset[str] = frozenset(
     {
         "accumulate_mean",
@@ -167,18 +169,24 @@ RETURNN_LAYER_CLASSES: frozenset[str] = frozenset(
 NOTES: dict[str, str] = {
     "choice": "beam search inside a rec loop (attention decoders) is not implemented; decode with seqtrain recog",
     "decide": "beam search inside a rec loop is not implemented; decode with seqtrain recog",
-    "dot_attention": "attention decoders as rec sub-networks are not implemented; use self_attention or a torch model",
-    "gauss_window_attention": "attention decoders as rec sub-networks are not implemented",
-    "generic_attention": "attention decoders as rec sub-networks are not implemented",
-    "rnn_cell": "one step of an RNN inside a rec sub-network; rec sub-networks are not implemented",
-    "get_last_hidden_state": "encoder-decoder without attention via rec sub-networks is not implemented",
+    "dot_attention": "attention over a base: sequence inside a rec unit is not implemented; use self_attention "
+    "outside a rec unit, or a torch model",
+    "gauss_window_attention": "attention over a base: sequence inside a rec unit is not implemented",
+    "generic_attention": "attention over a base: sequence inside a rec unit is not implemented",
+    "rnn_cell": "an RNN cell as one step of a rec unit is not implemented; write the cell with linear/eval layers "
+    "and prev: (RETURNN's demo-tf-rec-explicit-lstm), or use a rec layer with a unit name outside the unit",
+    "get_last_hidden_state": "for a per-sequence summary use {'class': 'reduce', 'mode': 'mean', 'axes': 'T'}",
     "conv": "use conv1d or conv2d",
     "neural_transducer": "removed from RETURNN as well; seqtrain's 'transducer' layer is RNN-T",
     "torch": "the Lua Torch layer was removed from RETURNN as well; write a torch module with get_model",
     "subnetwork": "nested net dicts are not implemented; flatten the layers into the network",
-    "reinterpret_data": "not implemented; sparse dims and axes are fixed by extern_data",
-    "postfix_in_time": "not implemented; add end-of-sequence labels in the dataset",
+    "reinterpret_data": "sparse dims and axes are fixed by extern_data",
+    "postfix_in_time": "add end-of-sequence labels in the dataset",
+    "compare": "RETURNN's decoders use it for their end-of-sequence flag; decoders are not implemented",
+    "combine_dims": "use merge_dims",
+    "softmax_over_spatial": "attention weights inside a rec unit are not implemented",
 }
+"""Why a RETURNN layer class is missing / what to use instead (shown in the error and in docs/returnn.md)."""
 
 
 def unsupported_message(layer_class: str) -> str | None:
@@ -187,3 +195,12 @@ def unsupported_message(layer_class: str) -> str | None:
         return None
     note = NOTES.get(layer_class, "")
     return f"RETURNN layer class {layer_class!r} is not implemented in seqtrain" + (f" ({note})" if note else "")
+
+
+def returnn_layer_support(seqtrain_classes: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    """(RETURNN layer classes seqtrain has under the same name, {RETURNN class seqtrain lacks: note or ""}) for
+    docs tables; `seqtrain_classes` is `seqtrain.nn.layers.LAYERS.names()` (passed in: this module imports no
+    layers)."""
+    ours = set(seqtrain_classes)
+    missing = {name: NOTES.get(name, "") for name in sorted(RETURNN_LAYER_CLASSES - ours)}
+    return sorted(ours & RETURNN_LAYER_CLASSES), missing

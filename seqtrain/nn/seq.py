@@ -61,6 +61,8 @@ class Seq:
     _mask: torch.Tensor | None = field(default=None, repr=False, compare=False)
     # set by a `time_chunking` layer: how its windows map back (layers that keep the batch carry it along)
     chunking: Any = field(default=None, repr=False, compare=False)
+    # the values before the layer's activation, kept only when the network asks (RETURNN's darc1 needs them)
+    pre_activation: torch.Tensor | None = field(default=None, repr=False, compare=False)
 
     @property
     def batch_size(self) -> int:

@@ -37,7 +37,7 @@ class _Tiny(Dataset):
         ({"class": "HDFDataset"}, r"HDFDataset needs the option\(s\) \['files'\]"),
         ({"class": dict}, "class dict is not a seqtrain Dataset; subclass seqtrain.data.dataset.Dataset"),
         ({"class": _Tiny, "partition_epoch": 0}, "partition_epoch must be an int >= 1"),
-        ([1, 2], r"expected a dict \{'class': ...\} or a Dataset instance, got list"),
+        ([1, 2], r"expected a dict \{'class': ...\}, a Dataset instance or RETURNN's dataset string, got list"),
     ],
 )
 def test_config_errors_before_any_data_is_read(spec: object, message: str) -> None:

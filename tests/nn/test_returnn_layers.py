@@ -150,9 +150,14 @@ def test_rec_unit_lstm_of_eval_strings_settles_its_dims() -> None:
 @pytest.mark.parametrize(
     ("unit", "message"),
     [
-        ({"output": {"class": "linear", "n_out": 2, "from": "base:encoder"}}, "layers outside the loop"),
-        ({"output": {"class": "linear", "n_out": 2, "from": "data:classes"}}, "data keys other than the input"),
-        ({"output": {"class": "choice", "from": "data:source"}}, "'choice' is not supported inside a rec unit"),
+        ({"output": {"class": "linear", "n_out": 2, "from": "base:nowhere"}}, "'nowhere' is no layer of the network"),
+        ({"output": {"class": "linear", "n_out": 2, "from": "base:encoder"}}, "base:encoder has a time axis"),
+        ({"output": {"class": "linear", "n_out": 2, "from": "data:classes"}}, "targets inside the loop"),
+        ({"output": {"class": "linear", "n_out": 2, "from": "prev:s"}}, "'s' is no layer of the unit"),
+        (
+            {"output": {"class": "choice", "from": "data:source"}},
+            "'choice' is not supported inside a rec unit \\(beam search",
+        ),
         ({"output": {"class": "self_attention", "from": "data:source"}}, "whole sequence, not one frame"),
         ({"s": {"class": "linear", "n_out": 2}}, "needs a layer named 'output'"),
         ({"output": {"class": "linear", "n_out": 2, "dropout": 0.1}}, r"options \['dropout'\]"),
@@ -164,7 +169,7 @@ def test_rec_unit_lstm_of_eval_strings_settles_its_dims() -> None:
 )
 def test_rec_unit_errors_name_the_unit_layer(unit: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        _network({"rnn": {"class": "rec", "from": "data", "unit": unit}})
+        _network({"encoder": {"class": "linear", "n_out": 3}, "rnn": {"class": "rec", "from": "data", "unit": unit}})
 
 
 def test_eval_strings_are_interpreted_not_executed() -> None:
@@ -193,11 +198,10 @@ def test_only_on_eval_edit_distance_and_darc1() -> None:
     batch = make_batch([8, 6], [3, 2])
     train = run_step(builder, model, batch, train=True)
     assert "ler" not in train.losses and "darc1" in train.losses
-    logits = model(
-        {"data": Seq(batch["data"], batch.lengths["data"])}, ["output"], {}
-    )["output"]  # fmt: skip
-    mask = logits.frame_mask().float()
-    expected = 0.001 * (logits.tensor.abs() * mask).reshape(-1, CLASSES + 1).sum(0).max()
+    output = model.layer("output")
+    logits = torch.nn.functional.linear(batch["data"], output.weight, output.bias)  # before the log-softmax
+    mask = Seq(logits, batch.lengths["data"]).frame_mask().float()
+    expected = 0.001 * (logits.abs() * mask).reshape(-1, CLASSES + 1).sum(0).max()
     torch.testing.assert_close(train.losses["darc1"].summed, expected)
     evaluation = run_step(builder, model, batch, train=False)
     ler = evaluation.losses["ler"]
@@ -212,3 +216,17 @@ def test_edit_distance_loss_values() -> None:
     assert term.values.tolist() == [1.0, 1.0] and term.inv_norm_factor == 3 and term.as_error
     (mapped,) = compute_loss("edit_distance", hyp, ref, {"label_map": {2: 1, 3: 1}}, "test")
     assert mapped.values.tolist() == [1.0, 1.0]  # [1,1,1] vs [1,1]; [1,1] vs [1]
+
+
+def test_tensorflow_lstm_cells_add_tfs_forget_bias() -> None:
+    """BasicLSTM/StandardLSTM add 1.0 to the forget gate, as TensorFlow's LSTMCell does; RETURNN runs the other
+    LSTM names (LSTMBlock(Fused) too, on TensorFlow 2) as its NativeLSTM2 without one."""
+    x, lengths = torch.randn(2, 4, 6), torch.tensor([4, 3])
+    basic = _network({"fw": {"class": "rec", "unit": "BasicLSTM", "n_out": 3}})
+    native = _network({"fw": {"class": "rec", "unit": "NativeLstm2", "n_out": 3}})  # same seed: same parameters
+    with torch.no_grad():
+        native.layer("fw").bias_ih[3:6] += 1.0
+    a = basic({"data": Seq(x, lengths)}, ["fw"], {})["fw"].tensor
+    b = native({"data": Seq(x, lengths)}, ["fw"], {})["fw"].tensor
+    torch.testing.assert_close(a, b)
+    assert basic.layer("fw").forget_bias == 1.0 and native.layer("fw").forget_bias == 0.0

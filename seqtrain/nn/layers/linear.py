@@ -14,18 +14,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from seqtrain.nn.layer import Layer, activation_fn, require_dense_1d
+from seqtrain.errors import ConfigError
+from seqtrain.nn.layer import KEEP_PRE_ACTIVATION, Layer, activation_fn, require_dense_1d
+from seqtrain.nn.regularization import filter_grad
 from seqtrain.nn.seq import Seq, SeqInfo
 
 
 class LinearLayer(Layer):
-    """y = activation(x W^T + b). Defaults: forward_weights_init glorot_uniform, bias_init 0."""
+    """y = activation(x W^T + b). Defaults: forward_weights_init glorot_uniform, bias_init 0.
+
+    `grad_filter` (RETURNN's): in backward, the gradient at x W^T + b of a sequence whose largest squared entry
+    reaches this threshold is dropped (regularization.filter_grad).
+    """
 
     layer_class = "linear"
     allow_sparse_sources = True
 
     def __init__(
-        self, sources: list[SeqInfo], *, n_out: int, activation: str | None = None, with_bias: bool = True
+        self,
+        sources: list[SeqInfo],
+        *,
+        n_out: int,
+        activation: str | None = None,
+        with_bias: bool = True,
+        grad_filter: float | None = None,
     ) -> None:
         super().__init__(sources)
         info = sources[0]
@@ -35,6 +47,9 @@ class LinearLayer(Layer):
         self.bias = nn.Parameter(torch.zeros(n_out)) if with_bias else None
         self.activation = activation
         self._activation = activation_fn(activation, self.layer_class)
+        if grad_filter is not None and (not isinstance(grad_filter, (int, float)) or grad_filter <= 0):
+            raise ConfigError(f"{self.layer_class}: grad_filter must be a number > 0, got {grad_filter!r}")
+        self.grad_filter = grad_filter
         self.out_info = SeqInfo.dense(n_out, time_axis=info.time_axis)
 
     def project(self, x: torch.Tensor) -> torch.Tensor:
@@ -45,7 +60,13 @@ class LinearLayer(Layer):
 
     def forward(self, sources: list[Seq], options: Mapping[str, Any]) -> Seq:
         x = sources[0]
-        return x.replace(self._activation(self.project(x.tensor)))
+        pre = self.project(x.tensor)
+        if self.grad_filter:
+            pre = filter_grad(pre, self.grad_filter)
+        out = x.replace(self._activation(pre))
+        if options.get(KEEP_PRE_ACTIVATION):
+            out.pre_activation = pre
+        return out
 
 
 class SoftmaxLayer(LinearLayer):
@@ -53,8 +74,10 @@ class SoftmaxLayer(LinearLayer):
 
     layer_class = "softmax"
 
-    def __init__(self, sources: list[SeqInfo], *, n_out: int, with_bias: bool = True) -> None:
-        super().__init__(sources, n_out=n_out, activation="log_softmax", with_bias=with_bias)
+    def __init__(
+        self, sources: list[SeqInfo], *, n_out: int, with_bias: bool = True, grad_filter: float | None = None
+    ) -> None:
+        super().__init__(sources, n_out=n_out, activation="log_softmax", with_bias=with_bias, grad_filter=grad_filter)
 
 
 class ActivationLayer(Layer):

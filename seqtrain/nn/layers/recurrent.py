@@ -21,8 +21,14 @@ from seqtrain.nn.layer import Layer, require_dense_1d
 from seqtrain.nn.seq import Seq, SeqInfo
 
 _GATES = {"lstm": 4, "gru": 3}
-_RETURNN_UNITS = {
+# RETURNN (on TensorFlow 2, its current form) runs BasicLSTM and StandardLSTM as TF's LSTMCell, which adds
+# forget_bias 1.0 to the forget gate at run time; every other LSTM name is its NativeLSTM2 kernel without one
+# ("lstm" and "lstmp" are its default LSTM, LSTMBlock(Fused) and CudnnLSTM on CPU map to NativeLSTM2 too).
+# Added at run time here as well, so it is no parameter and init stays the same.
+_FORGET_BIAS = {"basiclstm": 1.0, "standardlstm": 1.0}
+RETURNN_REC_UNITS: dict[str, str] = {
     "lstm": "lstm",
+    "lstmp": "lstm",
     "nativelstm": "lstm",
     "nativelstm2": "lstm",
     "standardlstm": "lstm",
@@ -34,6 +40,15 @@ _RETURNN_UNITS = {
     "gru": "gru",
     "standardgru": "gru",
 }
+"""RETURNN's `rec` unit names (lower case; RETURNN matches them case-insensitively) -> the torch recurrence."""
+UNIT_NOTES: dict[str, str] = {
+    "rhn": "RETURNN's recurrent highway network cell is not implemented",
+    "twodlstm": "2D LSTMs are not implemented",
+    "zoneoutlstm": "zoneout LSTMs are not implemented",
+    "layernormlstm": "layer-normalized LSTMs are not implemented",
+    "nativelstm2_rec_weight_dropout": "recurrent weight dropout is not implemented",
+}
+"""RETURNN unit names that seqtrain lacks, with a note (docs/returnn.md lists them)."""
 
 
 def reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -67,10 +82,17 @@ class _Recurrent(Layer):
             self.register_parameter("bias_hh" + suffix, nn.Parameter(torch.zeros(gates)))
         self.out_info = SeqInfo.dense(n_out * (2 if self.bidirectional else 1))
 
+    forget_bias = 0.0
+
     def _flat_weights(self) -> list[torch.Tensor]:
         names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"]
         suffixes = ("", "_reverse") if self.bidirectional else ("",)
-        return [getattr(self, n + s) for s in suffixes for n in names]
+        weights = [getattr(self, n + s) for s in suffixes for n in names]
+        if self.forget_bias:  # torch's gate order i, f, g, o: the second quarter of bias_ih
+            offset = torch.zeros_like(self.bias_ih)
+            offset[self.n_out : 2 * self.n_out] = self.forget_bias
+            weights = [w + offset if i % 4 == 2 else w for i, w in enumerate(weights)]
+        return weights
 
     def forward(self, sources: list[Seq], options: Mapping[str, Any]) -> Seq:
         x = sources[0]
@@ -118,10 +140,13 @@ class RecLayer(_Recurrent):
     """RETURNN's `{"class": "rec", "unit": "nativelstm2", "direction": -1, "n_out": 512}`.
 
     RETURNN's LSTM kernels (NativeLstm2, LSTMBlock, BasicLSTM, ...) all compute the standard LSTM, so they are
-    torch's LSTM here (with two bias vectors where RETURNN's native one has one: 4 * n_out more parameters).
+    torch's LSTM here (with two bias vectors where RETURNN's native one has one: 4 * n_out more parameters);
+    the TensorFlow cells (BasicLSTM, LSTMBlock, LSTMBlockFused) add TF's forget_bias 1.0, as they do there.
     `unroll` and `max_seq_len` change nothing when training on given sequences (RETURNN uses them for its
-    TensorFlow loop and for search); they are accepted. A sub-network `unit` (RETURNN's explicit recurrence
-    with `prev:` layers) is not implemented: a clear error says so.
+    TensorFlow loop and for search), `dropout` and `L2` are every layer's options (input dropout, L2 on the
+    parameters); they are accepted, and so is `initial_state` "zeros" (the default). `unit_opts` may set
+    `forget_bias` of BasicLSTM/StandardLSTM. A sub-network
+    `unit` is built by the network (seqtrain/nn/rec_unit.py), not by this class.
     """
 
     layer_class = "rec"
@@ -135,19 +160,39 @@ class RecLayer(_Recurrent):
         direction: int = 1,
         unroll: bool = False,
         max_seq_len: Any = None,
+        unit_opts: Mapping[str, Any] | None = None,
+        initial_state: Any = None,
     ) -> None:
-        if isinstance(unit, dict):
-            raise ConfigError(
-                f"rec: a sub-network 'unit' (layers {sorted(unit)[:6]}) is RETURNN's explicit recurrence, which "
-                "seqtrain does not implement; use a unit name (lstm, gru, nativelstm2, ...) or write the loop in "
-                "a torch module with get_model"
-            )
-        if not isinstance(unit, str) or unit.lower() not in _RETURNN_UNITS:
-            raise ConfigError(f"rec: unit {unit!r} is not supported; use one of {sorted(_RETURNN_UNITS)}")
+        if isinstance(unit, dict):  # the network builds these (rec_unit.py); only reached when called directly
+            raise ConfigError("rec: a sub-network 'unit' is built by the network, not by RecLayer")
+        name = unit.lower() if isinstance(unit, str) else ""
+        if name not in RETURNN_REC_UNITS:
+            note = f" ({UNIT_NOTES[name]})" if name in UNIT_NOTES else ""
+            raise ConfigError(f"rec: unit {unit!r} is not supported{note}; use one of {sorted(RETURNN_REC_UNITS)}")
         if n_out is None:
             raise ConfigError(f"rec: unit {unit!r} needs 'n_out'")
-        self.unit = _RETURNN_UNITS[unit.lower()]
+        if initial_state not in (None, 0, "zeros"):
+            raise ConfigError(
+                f"rec: initial_state {initial_state!r} is not supported; every sequence starts from zeros "
+                "(RETURNN's states kept over batches or given by layers are not implemented)"
+            )
+        self.unit = RETURNN_REC_UNITS[name]
         super().__init__(sources, n_out=n_out, direction=direction)
+        self.forget_bias = _forget_bias(name, dict(unit_opts or {}))
+
+
+def _forget_bias(unit: str, unit_opts: dict[str, Any]) -> float:
+    allowed = {"forget_bias"} if unit in _FORGET_BIAS else set()
+    unknown = sorted(set(unit_opts) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"rec: unit_opts {unknown} are not supported for unit {unit!r}"
+            + ("; BasicLSTM/StandardLSTM take forget_bias" if unit not in _FORGET_BIAS else "; only forget_bias")
+        )
+    value = unit_opts.get("forget_bias", _FORGET_BIAS.get(unit, 0.0))
+    if not isinstance(value, (int, float)):
+        raise ConfigError(f"rec: unit_opts forget_bias must be a number, got {value!r}")
+    return float(value)
 
 
 LAYERS: list[type[Layer]] = [LstmLayer, BlstmLayer, GruLayer, BgruLayer, RecLayer]

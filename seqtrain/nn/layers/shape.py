@@ -70,16 +70,17 @@ class SliceLayer(Layer):
 
 
 class ReduceLayer(Layer):
-    """`mode` sum, mean, max or min over "T" (valid frames only; no time axis left) or "F" (kept as size 1)."""
+    """`mode` sum, mean, max or min over `axis` (or RETURNN's `axes`) "T" (valid frames only; no time axis left)
+    or "F" (kept as size 1)."""
 
     layer_class = "reduce"
 
-    def __init__(self, sources: list[SeqInfo], *, mode: str, axis: str = "T") -> None:
+    def __init__(self, sources: list[SeqInfo], *, mode: str, axis: str = "T", axes: str | None = None) -> None:
         super().__init__(sources)
         if mode not in ("sum", "mean", "max", "min"):
             raise ConfigError(f"reduce: mode must be sum, mean, max or min, got {mode!r}")
         self.mode = mode
-        self.axis = _axis(axis, "reduce")
+        self.axis = _axis(axis if axes is None else axes, "reduce")  # RETURNN writes either
         info = sources[0]
         if info.sparse:
             raise ConfigError("reduce: needs dense input")
