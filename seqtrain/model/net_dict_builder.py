@@ -31,6 +31,7 @@ from seqtrain.nn.layers import layer_classes
 from seqtrain.nn.losses import check_loss_options, compute_loss, is_classification
 from seqtrain.nn.net_dict import SCHEDULABLE_GENERIC, LayerSpec, NetSpec, parse_net_dict, resolve
 from seqtrain.nn.net_module import Network, StepOptions
+from seqtrain.nn.rec_unit import RecUnit
 from seqtrain.nn.regularization import broadcast_axes, l2_penalty
 from seqtrain.nn.seq import Seq, SeqInfo
 
@@ -232,6 +233,9 @@ class NetDictModelBuilder:
             coef = float(resolve(layer_spec.option("L2", 0.0), 0.0, epoch=ctx.epoch, step=ctx.step) or 0.0)
             if coef > 0:
                 terms.append(coef * l2_penalty(net.layer(name)))
+            layer = net.layer(name)
+            if isinstance(layer, RecUnit):  # L2 of the layers inside a rec unit (RETURNN's L2 there)
+                terms += [c * l2_penalty(layer.step.layer(n)) for n, c in layer.l2.items()]
         if global_l2 > 0:
             terms.append(global_l2 * l2_penalty(net))
         if terms:

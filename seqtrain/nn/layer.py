@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from seqtrain.errors import ConfigError
+from seqtrain.nn.eval_expr import compile_expression
 from seqtrain.nn.seq import Seq, SeqInfo
 
 KEEP_PRE_ACTIVATION = "#keep_pre_activation"
@@ -80,23 +81,48 @@ ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "elu": F.elu,
     "selu": F.selu,
     "softplus": F.softplus,
-    "leaky_relu": F.leaky_relu,
+    "leaky_relu": lambda x: F.leaky_relu(x, 0.2),  # TensorFlow's (RETURNN's) slope; torch's default is 0.01
+    "relu6": F.relu6,
+    "log_sigmoid": F.logsigmoid,
+    "softsign": F.softsign,
     "abs": torch.abs,
     "exp": torch.exp,
+    "log": torch.log,
+    "safe_log": lambda x: torch.log(x.clamp(min=1e-20)),
+    "sqrt": torch.sqrt,
+    "square": torch.square,
+    "sin": torch.sin,
+    "cos": torch.cos,
+    "negative": torch.neg,
+    "neg": torch.neg,
     "softmax": lambda x: torch.softmax(x, dim=-1),
     "log_softmax": lambda x: torch.log_softmax(x, dim=-1),
     "identity": lambda x: x,
     "linear": lambda x: x,
+    "none": lambda x: x,  # RETURNN's name for no activation
 }
+"""Activation names, as RETURNN takes them from tf.nn / tf.math (same functions, same constants)."""
 
 
 def activation_fn(name: str | None, where: str) -> Callable[[torch.Tensor], torch.Tensor]:
-    """The activation named in a layer dict; None means identity."""
+    """The activation named in a layer dict; None means identity.
+
+    Besides a name, RETURNN's two expression forms work: names combined with numbers ("2 * sigmoid",
+    "3 + 2 * sigmoid": each name applied to the input) and an expression in `x` ("tf.nn.relu(x) * 2"); both are
+    interpreted by nn/eval_expr.py, never exec'd."""
     if name is None:
         return ACTIVATIONS["identity"]
-    if not isinstance(name, str) or name not in ACTIVATIONS:
-        raise ConfigError(f"{where}: unknown activation {name!r}; known: {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+    if isinstance(name, str) and name in ACTIVATIONS:
+        return ACTIVATIONS[name]
+    if isinstance(name, str) and any(c in name for c in "+-*/("):
+        names = {"x": lambda inputs: inputs[0]} | {a: _applied(f) for a, f in ACTIVATIONS.items()}
+        compiled = compile_expression(name, names=names, functions=ACTIVATIONS, what=f"{where}: activation")
+        return lambda x: compiled(x)
+    raise ConfigError(f"{where}: unknown activation {name!r}; known: {sorted(ACTIVATIONS)} or an expression of them")
+
+
+def _applied(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[tuple[torch.Tensor, ...]], torch.Tensor]:
+    return lambda inputs: fn(inputs[0])
 
 
 def require_dense_1d(info: SeqInfo, where: str) -> int:

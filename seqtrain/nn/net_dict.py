@@ -22,8 +22,8 @@ from seqtrain.errors import ConfigError
 from seqtrain.nn.layer import Layer
 from seqtrain.nn.layers import LAYERS
 from seqtrain.nn.losses import auto_n_out
-from seqtrain.nn.rec_unit_check import check_rec_unit
-from seqtrain.nn.returnn_layers import unsupported_message
+from seqtrain.nn.rec_unit_check import STEP_CLASSES, check_rec_unit, unit_class_problems
+from seqtrain.nn.returnn_layers import IGNORED_LAYER_OPTIONS, unsupported_message, unsupported_option_message
 
 SCHEDULABLE_GENERIC: dict[str, Any] = {"dropout": 0.0, "L2": 0.0, "param_variational_noise": None, "loss_scale": 1.0}
 OTHER_GENERIC = {
@@ -42,6 +42,8 @@ OTHER_GENERIC = {
     "darc1",
     "is_output_layer",
     "custom_param_importer",
+    "n_out",  # of a class without n_out (combine, copy, eval, ...): RETURNN's check of the output dim (net_module)
+    *IGNORED_LAYER_OPTIONS,  # RETURNN's options without effect here (TensorFlow placement, scopes, debugging)
 }
 _RESERVED_NAMES = {"data"}
 
@@ -221,6 +223,8 @@ def _parse_layer(
     spec_where = f"layer {name!r} (class {cls.layer_class or cls.__name__!r})"
     known = OTHER_GENERIC | set(SCHEDULABLE_GENERIC) | set(cls.schedulable) | accepted
     for key in d:
+        if key not in known and (message := unsupported_option_message(key)):
+            raise ConfigError(f"{spec_where}: {message}")
         if key not in known:
             close = difflib.get_close_matches(key, sorted(known), n=2, cutoff=0.6)
             hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; options: {sorted(known)}"
@@ -238,10 +242,51 @@ def _parse_layer(
             raise ConfigError(f"{spec_where}: target {target!r} is not a data key; data keys: {sorted(data_keys)}")
     kwargs = {k: v for k, v in d.items() if k in accepted}
     options = {k: v for k, v in d.items() if k not in accepted and k not in ("class", "from")}
-    sources = _sources(name, d.get("from", "data"), layer_names, data_keys)
+    given = _concat_pairs(spec_where, d.get("from", "data")) if cls.layer_class == "concat" else d.get("from", "data")
+    sources = _sources(name, given, layer_names, data_keys)
     if not sources:
         raise ConfigError(f"{spec_where}: needs at least one source in 'from'")
     return LayerSpec(name=name, cls=cls, sources=sources, kwargs=kwargs, options=options, side_sources=side)
+
+
+def _concat_pairs(where: str, value: Any) -> Any:
+    """RETURNN's concat names each source with its axis, `[("a", "F"), ("b", "F")]`: feature axes only here."""
+    if isinstance(value, str):
+        return value
+    names = []
+    for item in value:
+        if isinstance(item, (tuple, list)):
+            if len(item) != 2 or item[1] not in ("F", "f", "feature"):
+                raise ConfigError(f"{where}: 'from' entry {item!r}: only concatenation on the feature axis 'F' is "
+                                  "supported")  # fmt: skip
+            item = item[0]
+        names.append(item)
+    return names
+
+
+def _unsupported_layers(net: Mapping[str, Any], names: list[str], classes: Mapping[str, type[Layer]]) -> None:
+    """Names every RETURNN layer class the net dict uses that seqtrain lacks (top-level and in rec units) in one
+    error when there are several, so porting a RETURNN config shows its whole scope at once."""
+    problems, in_units = [], False
+    for name in names:
+        d = net[name]
+        cls = d.get("class") if isinstance(d, dict) else None
+        if isinstance(cls, str) and cls not in classes and (message := unsupported_message(cls)):
+            problems.append(f"layer {name!r}: {message}")
+        if cls == "rec" and isinstance(d.get("unit"), dict):
+            found = unit_class_problems(d["unit"], classes)
+            problems += [f"rec layer {name!r}: unit layer {p.replace(' (', ' is not supported inside a rec unit (', 1)}"
+                         for p in found]  # fmt: skip
+            in_units = in_units or bool(found)
+    if len(problems) < 2:
+        return  # one: the layer's own error says it
+    tail = f"\nsupported unit layer classes: {', '.join(STEP_CLASSES)}" if in_units else ""
+    raise ConfigError(
+        f"the net dict has {len(problems)} layers whose class seqtrain does not implement:\n  "
+        + "\n  ".join(problems)
+        + tail
+        + f"\nseqtrain's layer classes: {', '.join(sorted(c for c in classes if isinstance(c, str)))}"
+    )
 
 
 def _check_layer_references(specs: Mapping[str, LayerSpec]) -> None:
@@ -292,6 +337,7 @@ def parse_net_dict(
     names = [n for n in net if not (isinstance(n, str) and n.startswith("#"))]
     if not names:
         raise ConfigError("the net dict has no layers")
+    _unsupported_layers(net, names, classes)
     specs = {n: _parse_layer(n, net[n], classes, names, data_keys, default_target) for n in names}
     _check_layer_references(specs)
     return NetSpec(layers={n: specs[n] for n in _dependency_order(specs)}, config=dict(config))

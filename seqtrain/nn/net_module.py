@@ -42,6 +42,7 @@ def _rec_unit(spec: LayerSpec, source: SeqInfo, base: dict[str, SeqInfo]) -> Lay
     n_out = options.get("n_out")
     if n_out is not None and n_out != layer.out_info.dim:
         raise ConfigError(f"n_out={n_out}, but the unit's 'output' layer has dim {layer.out_info.dim}")
+    layer.step_options = {name: StepOptions(dropout=rate) for name, rate in layer.dropout.items()}
     return layer
 
 
@@ -96,6 +97,12 @@ class Network(nn.Module):
             raise ConfigError(f"{spec.where}: {e}") from None
         except (TypeError, ValueError) as e:
             raise ConfigError(f"{spec.where}: {e}") from e
+        n_out = spec.option("n_out")  # given to a class without n_out: RETURNN checks the output dim against it
+        if n_out is not None and n_out != layer.out_info.dim:
+            raise ConfigError(
+                f"{spec.where}: n_out={n_out!r}, but the layer's output has dim {layer.out_info.dim} (its dim follows "
+                "from its sources; n_out only checks it, as in RETURNN)"
+            )
         try:
             self.add_module(spec.name, layer)
         except KeyError as e:

@@ -39,7 +39,8 @@ def _step_dict(
     rec: str, unit: Mapping[str, Any], base: Collection[str]
 ) -> tuple[dict[str, Any], set[str], dict[str, float]]:
     """The unit (checked by check_rec_unit) as a net dict over the inputs `source`, `prev:<name>` and `base:<name>`;
-    the prev names and their initial values."""
+    the prev names and their initial values. (`dropout` and `L2` stay in the step dict: the network applies
+    them through `RecUnit.dropout` and `RecUnit.l2`.)"""
     prev: set[str] = set()
     initial: dict[str, float] = {}
     step: dict[str, Any] = {}
@@ -97,13 +98,20 @@ def build_rec_unit(
             continue
         found = {n: net.infos[n] for n in prev}
         if all(found[n] == infos[f"prev:{n}"] for n in prev):
-            return RecUnit([source, *base.values()], net, {n: initial[n] for n in sorted(prev)}, list(base))
+            layer = RecUnit([source, *base.values()], net, {n: initial[n] for n in sorted(prev)}, list(base))
+            layer.dropout = {n: float(d["dropout"]) for n, d in unit.items() if d.get("dropout")}
+            layer.l2 = {n: float(d["L2"]) for n, d in unit.items() if d.get("L2")}
+            return layer
         dims = found
     raise ConfigError(f"rec layer {rec!r}: the dims of its prev: layers do not settle ({sorted(prev)})")
 
 
 class RecUnit(Layer):
-    """The frame-by-frame loop over a unit net (see the module docstring)."""
+    """The frame-by-frame loop over a unit net (see the module docstring).
+
+    `dropout`: input dropout rate per unit layer, a fresh mask every step (RETURNN's loop does the same); the
+    network puts it into `step_options` (its StepOptions per unit layer). `l2`: the unit layers' L2 coefficients,
+    which the step's caller adds to the loss like a top-level layer's `L2`."""
 
     layer_class = "rec"
 
@@ -115,6 +123,9 @@ class RecUnit(Layer):
         self.initial = initial
         self.base = base
         self.out_info = step.infos["output"]
+        self.dropout: dict[str, float] = {}
+        self.l2: dict[str, float] = {}
+        self.step_options: dict[str, Any] = {}
 
     def param_roles(self) -> dict[str, str]:
         return {name: "keep" for name, _ in self.named_parameters()}  # the unit's layers are initialized already
@@ -137,7 +148,7 @@ class RecUnit(Layer):
                 **fixed,
                 **{f"prev:{n}": Seq(v, ones) for n, v in prev.items()},
             }
-            values = self.step(data, needed, {})
+            values = self.step(data, needed, self.step_options)
             frames.append(values["output"].tensor)
             prev = {n: values[n].tensor for n in prev}
         return Seq(torch.cat(frames, dim=1), x.lengths).zero_padding()

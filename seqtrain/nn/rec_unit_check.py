@@ -15,8 +15,32 @@ from seqtrain.nn.returnn_layers import NOTES, RETURNN_LAYER_CLASSES
 
 STEP_CLASSES = ("activation", "combine", "concat", "copy", "eval", "layer_norm", "linear", "softmax")
 """Layer classes a rec unit may use: they compute on one frame, so they run inside the per-frame loop."""
-NOT_PER_STEP = ("dropout", "L2", "param_variational_noise", "loss", "target", "loss_scale", "only_on_eval", "darc1")
-"""Unit-layer options seqtrain does not apply per step (losses inside the loop, per-layer regularization)."""
+NOT_PER_STEP = (
+    "param_variational_noise",
+    "dropout_noise_shape",
+    "loss",
+    "target",
+    "loss_scale",
+    "loss_opts",
+    "loss_only_eval",
+    "only_on_eval",
+    "darc1",
+    "custom_param_importer",
+)
+"""Unit-layer options seqtrain does not apply per step (losses inside the loop, per-layer noise); `dropout` (a fresh
+mask every step, as in RETURNN's loop) and `L2` (on the unit layer's parameters) work, as numbers."""
+PER_STEP_NUMBERS = ("dropout", "L2")
+_RECURRENCE = (
+    "a recurrence inside a rec unit (RETURNN runs its cell one step per frame) is not implemented; write the cell "
+    "with linear/eval layers and prev: (RETURNN's demo-tf-rec-explicit-lstm), or use the layer outside the unit"
+)
+UNIT_CLASS_NOTES: dict[str, str] = {
+    "self_attention": "inside a rec loop RETURNN attends over the keys and values of all previous steps, which "
+    "seqtrain does not implement; outside a rec unit, self_attention with attention_left_only=True computes the "
+    "same over the whole sequence",
+    **{name: _RECURRENCE for name in ("rec", "lstm", "blstm", "gru", "bgru")},
+}
+"""Why a seqtrain layer class cannot be a layer of a rec unit (the others: they compute over the whole sequence)."""
 
 
 def where(rec: str, name: str) -> str:
@@ -45,14 +69,18 @@ def step_source(rec: str, name: str, src: Any, unit: Mapping[str, Any], layer_na
     raise ConfigError(f"{where(rec, name)}: source {src!r}: {reason}")
 
 
-def _class_problems(unit: Mapping[str, Any], classes: Collection[str]) -> list[str]:
+def unit_class_problems(unit: Mapping[str, Any], classes: Collection[str]) -> list[str]:
     """ "'c' of class 'dot_attention' (why)" for each unit layer whose class cannot run per frame."""
     problems = []
     for name, d in unit.items():
-        cls = d.get("class")
+        cls = d.get("class") if isinstance(d, Mapping) else None
         if cls in STEP_CLASSES:
             continue
-        if cls in classes:
+        if not isinstance(cls, str):
+            note = "the class must be a layer class name inside a rec unit"
+        elif cls in UNIT_CLASS_NOTES:
+            note = UNIT_CLASS_NOTES[cls]
+        elif cls in classes:
             note = "it computes over the whole sequence, not one frame"
         elif cls in RETURNN_LAYER_CLASSES:
             note = NOTES.get(cls, "a RETURNN layer class seqtrain does not implement")
@@ -71,7 +99,7 @@ def check_rec_unit(
     for name, d in unit.items():
         if not isinstance(d, dict):
             raise ConfigError(f"{where(rec, name)}: expected a layer dict, got {d!r}")
-    problems = _class_problems(unit, classes)
+    problems = unit_class_problems(unit, classes)
     if problems:
         first, *more = problems
         raise ConfigError(
@@ -92,6 +120,12 @@ def check_rec_unit(
         bad = [k for k in NOT_PER_STEP if k in d]
         if bad:
             raise ConfigError(f"{where(rec, name)}: options {bad} are not supported inside a rec unit")
+        for key in PER_STEP_NUMBERS:
+            value = d.get(key, 0.0)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise ConfigError(
+                    f"{where(rec, name)}: {key} {value!r}: inside a rec unit only a number >= 0 (no schedule)"
+                )
         sources = d.get("from", "data")
         for src in [sources] if isinstance(sources, str) else list(sources):
             key = step_source(rec, name, src, unit, layer_names)

@@ -6,14 +6,16 @@ same feature shape (checked when the network is built).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import torch
+from torch import nn
 
 from seqtrain.errors import ConfigError
 from seqtrain.nn.eval_expr import compile_expression
-from seqtrain.nn.layer import Layer
+from seqtrain.nn.layer import Layer, activation_fn
 from seqtrain.nn.regularization import stochastic_depth
 from seqtrain.nn.seq import Seq, SeqInfo
 
@@ -25,7 +27,11 @@ _KINDS: dict[str, Callable[[list[torch.Tensor]], torch.Tensor]] = {
     "average": lambda xs: torch.stack(xs).mean(0),
     "maximum": lambda xs: torch.stack(xs).amax(0),
     "minimum": lambda xs: torch.stack(xs).amin(0),
+    "squared_difference": lambda xs: (xs[0] - xs[1]).square(),
+    "logaddexp": lambda xs: torch.stack(xs).logsumexp(0),
+    "pow": lambda xs: xs[0] ** xs[1],
 }
+_TWO_SOURCES = ("sub", "truediv", "squared_difference", "pow")
 
 
 def _same_features(sources: list[SeqInfo], where: str) -> SeqInfo:
@@ -37,22 +43,33 @@ def _same_features(sources: list[SeqInfo], where: str) -> SeqInfo:
 
 
 class CombineLayer(Layer):
-    """RETURNN's combine: `kind` add, sub, mul, truediv, average, maximum or minimum of all sources."""
+    """RETURNN's combine: `kind` (add, sub, mul, truediv, average, maximum, minimum, squared_difference, logaddexp,
+    pow) of all sources, then RETURNN's optional bias (`with_bias`, a parameter `bias`, init 0) and `activation`."""
 
     layer_class = "combine"
     concat_sources = False
 
-    def __init__(self, sources: list[SeqInfo], *, kind: str) -> None:
+    def __init__(
+        self, sources: list[SeqInfo], *, kind: str, activation: str | None = None, with_bias: bool = False
+    ) -> None:
         super().__init__(sources)
         if kind not in _KINDS:
             raise ConfigError(f"combine: unknown kind {kind!r}; known: {sorted(_KINDS)}")
-        if kind in ("sub", "truediv") and len(sources) != 2:
+        if kind in _TWO_SOURCES and len(sources) != 2:
             raise ConfigError(f"combine: kind {kind!r} needs exactly 2 sources, got {len(sources)}")
         self.kind = kind
         self.out_info = _same_features(sources, "combine")
+        if with_bias and self.out_info.sparse:
+            raise ConfigError("combine: with_bias needs dense sources")
+        self.bias = nn.Parameter(torch.zeros(self.out_info.dim)) if with_bias else None
+        self.activation = activation
+        self._activation = activation_fn(activation, self.layer_class)
 
     def forward(self, sources: list[Seq], options: Mapping[str, Any]) -> Seq:
-        return sources[0].replace(_KINDS[self.kind]([s.tensor for s in sources]))
+        x = _KINDS[self.kind]([s.tensor for s in sources])
+        if self.bias is not None:
+            x = x + self.bias
+        return sources[0].replace(self._activation(x) if self.activation is not None else x)
 
 
 class ResidualLayer(Layer):
@@ -108,11 +125,29 @@ class EvalLayer(Layer):
             eval = compile_expression(eval)
         if not callable(eval):
             raise ConfigError(f"eval: 'eval' must be a function of the source tensors, got {eval!r}")
+        _reject_returnn_function(eval)
         self.fn = eval
         self.out_info = SeqInfo.dense(n_out) if n_out is not None else sources[0]
 
     def forward(self, sources: list[Seq], options: Mapping[str, Any]) -> Seq:
         return sources[0].replace(self.fn(*[s.tensor for s in sources]))
+
+
+def _reject_returnn_function(fn: Callable[..., Any]) -> None:
+    """RETURNN calls an eval function as fn(source=..., self=..., **kwargs) and it computes in TensorFlow; seqtrain
+    calls fn(*source_tensors) in torch. A function written for RETURNN is an error now, not a TypeError later."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):  # builtins without a signature: torch functions, called with the tensors
+        return
+    returnn_names = sorted({"source", "self", "network"} & set(params))
+    if returnn_names:
+        name = getattr(fn, "__qualname__", repr(fn))
+        raise ConfigError(
+            f"eval: {name} takes RETURNN's arguments {returnn_names} (a RETURNN eval function, computing in "
+            "TensorFlow); seqtrain calls eval functions with the source tensors, fn(*tensors) -> tensor, in torch: "
+            "rewrite it so, or use RETURNN's string form 'source(0) * source(1)'"
+        )
 
 
 LAYERS: list[type[Layer]] = [CombineLayer, ResidualLayer, ConcatLayer, EvalLayer]

@@ -108,12 +108,21 @@ class ReduceLayer(Layer):
 
 
 class MergeDimsLayer(Layer):
-    """Flattens all feature axes: [B, T, F, C] -> [B, T, F * C] (e.g. after conv2d)."""
+    """Flattens all feature axes: [B, T, F, C] -> [B, T, F * C] (e.g. after conv2d).
+
+    RETURNN's `axes` may be given as "static" or "except_time" (here both mean all feature axes) and `keep_order`
+    as True (RETURNN's default since behaviour version 6); merging other axes (batch, time) is not implemented."""
 
     layer_class = "merge_dims"
 
-    def __init__(self, sources: list[SeqInfo]) -> None:
+    def __init__(self, sources: list[SeqInfo], *, axes: str = "static", keep_order: bool = True) -> None:
         super().__init__(sources)
+        if axes not in ("static", "except_time"):
+            raise ConfigError(
+                f"merge_dims: axes {axes!r} is not supported; only 'static' / 'except_time' (all feature axes)"
+            )
+        if keep_order is not True:
+            raise ConfigError("merge_dims: only keep_order=True (RETURNN's default) is supported")
         info = sources[0]
         if info.sparse:
             raise ConfigError("merge_dims: needs dense input")
