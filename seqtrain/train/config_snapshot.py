@@ -48,8 +48,9 @@ def save_source(config: Config, directory: Path) -> None:
         shutil.move(target, directory / f"source.{time.strftime('%Y%m%d-%H%M%S')}.py")
     if not target.exists():
         target.write_text(config.source_text)
-    if config.overrides:
-        (directory / "overrides.txt").write_text("".join(f"{k}={v!r}\n" for k, v in config.overrides.items()))
+    overrides = {**config.overrides, **config.variable_overrides}  # keys, and a RETURNN config's own variables
+    if overrides:
+        (directory / "overrides.txt").write_text("".join(f"{k}={v!r}\n" for k, v in overrides.items()))
 
 
 def save_resolved(config: Config, directory: Path, epoch: int, step: int) -> Path:

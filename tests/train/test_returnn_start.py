@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from seqtrain.config import Config
+from seqtrain.train.config_snapshot import save_source
 from seqtrain.train.optim.lr_file import EpochData, read_scores, write_scores
 from tests.corpus import write_config
 from tests.train.helpers import assert_bitwise_equal, model_params, run_cli
@@ -98,3 +100,15 @@ def test_task_forward_given_to_train_names_the_command(tiny_corpus, tmp_path, ca
     config = write_config(tmp_path, tiny_corpus, extra="task = 'forward'\n")
     fails_with(capsys, r"task='forward', but `seqtrain train` trains; .*`seqtrain forward CONFIG", "train", config)
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+def test_overrides_of_a_returnn_configs_own_variables_are_kept_with_the_run(tmp_path) -> None:
+    config = Config(
+        {"num_epochs": 2},
+        path=tmp_path / "x.config",
+        source_text="#!returnn.py\n",
+        overrides={"num_epochs": 2},
+        variable_overrides={"layer_dim": 7},
+    )
+    save_source(config, tmp_path)
+    assert (tmp_path / "overrides.txt").read_text() == "num_epochs=2\nlayer_dim=7\n"
