@@ -137,17 +137,15 @@ class _Split:
     user_variables: list[str] = field(default_factory=list)
 
 
-def split_namespace(
-    namespace: dict[str, Any], path: Path | str, *, returnn_style: bool = False
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Splits an executed config namespace into (key values, helpers); collects all problems at once."""
+def _checked_split(namespace: Mapping[str, Any], path: Path, *, returnn_style: bool) -> _Split:
+    """Splits an executed config namespace into key values and helpers; collects all problems into one error."""
     task = namespace.get("task")
     if isinstance(task, str) and task in OTHER_TASKS:
         raise ConfigError(f"config {path}: task={task!r} is RETURNN's; seqtrain has no such task: {OTHER_TASKS[task]}")
     split = _split(namespace, returnn_style=returnn_style)
     if split.problems:
         raise ConfigError(f"config {path}:\n  " + "\n  ".join(split.problems))
-    return split.values, split.helpers
+    return split
 
 
 def _split(namespace: Mapping[str, Any], *, returnn_style: bool) -> _Split:
@@ -236,12 +234,7 @@ def load_config(path: str | Path, overrides: Sequence[str] = ()) -> Config:
     else:
         namespace = parse_text_config(path, source)
     returnn_style = fmt != "py" or is_returnn_style(path, source, namespace)
-    task = namespace.get("task")
-    if isinstance(task, str) and task in OTHER_TASKS:
-        raise ConfigError(f"config {path}: task={task!r} is RETURNN's; seqtrain has no such task: {OTHER_TASKS[task]}")
-    split = _split(namespace, returnn_style=returnn_style)
-    if split.problems:
-        raise ConfigError(f"config {path}:\n  " + "\n  ".join(split.problems))
+    split = _checked_split(namespace, path, returnn_style=returnn_style)
     values = split.values
     _apply_legacy_optimizer(values, path)
     for name, value in parsed.items():
