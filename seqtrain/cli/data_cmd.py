@@ -15,6 +15,7 @@ import sys
 import numpy as np
 
 from seqtrain.config import load_config
+from seqtrain.config.settings import RunSettings
 from seqtrain.data.report import batch_rows, corpus_stats, plan_summary, plot_stats, seq_rows
 from seqtrain.data.setup import build_data, plan_for
 from seqtrain.errors import ConfigError
@@ -62,7 +63,8 @@ def _run(args: argparse.Namespace) -> int:
     if key not in keys:
         raise ConfigError(f"--key {key!r} is not a batched data key; the batches carry {keys}")
     plan = plan_for(config, setup, args.epoch, chunking=True)
-    dataset = setup.dataset.for_epoch(args.epoch)  # the sequences this epoch sees (generated tasks: new each epoch)
+    random_seed = RunSettings.from_config(config).random_seed
+    dataset = setup.dataset.for_epoch(args.epoch, random_seed=random_seed)  # generated tasks, augmentation: per epoch
     if args.seqs:
         for row in seq_rows(dataset, plan, keys):
             _print(row)

@@ -7,20 +7,23 @@
 One JSON object per line: `path` (wav/flac/..., relative to the manifest's folder or `audio_root`),
 `text` (the transcript), optionally `id` (the sequence tag; else the line number) and `num_samples`
 (else read from the file header once, at start). Data keys: "data" (features [T, dim]) and, with a
-vocabulary, "classes" (the transcript's labels). Lengths come from the sample counts and the
-transcripts, so ordering and batching never decode audio; a transcript with a symbol outside the
-vocabulary and a missing file fail at start, an unreadable file when it is loaded, each naming the
-manifest line and the file.
+vocabulary, "classes" (the transcript's labels). `augment`: audio transforms applied before the features
+are computed, new draws every epoch (seqtrain/data/augment; docs/data.md "Audio augmentation").
+Lengths come from the sample counts and the transcripts, so ordering and batching never decode audio; a
+transcript with a symbol outside the vocabulary and a missing file fail at start, an unreadable file when
+it is loaded, each naming the manifest line and the file.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from seqtrain.data.augment.pipeline import Augmentation, EpochAugmentation
 from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
 from seqtrain.data.features import FeatureOptions, compute_features
 from seqtrain.data.vocab import VocabError, Vocabulary, make_vocab
@@ -38,6 +41,7 @@ class AudioDataset(Dataset):
         audio_root: str | None = None,
         text_key: str = "text",
         target_key: str = "classes",
+        augment: Any = None,
         name: str = "audio",
     ) -> None:
         self.name = name
@@ -52,12 +56,16 @@ class AudioDataset(Dataset):
         self.paths = [self._resolve(root, row, line) for line, row in rows]
         self.lines = [line for line, _ in rows]
         self.tags = [str(row.get("id", f"{self.manifest.name}:{line}")) for line, row in rows]
-        num_samples = np.array([self._num_samples(row, p, ln) for (ln, row), p in zip(rows, self.paths)])
-        self._lengths = {"data": np.asarray(self.features.num_frames(num_samples, sample_rate), dtype=np.int64)}
+        self.num_samples = np.array([self._num_samples(row, p, ln) for (ln, row), p in zip(rows, self.paths)])
+        self._lengths = {"data": np.asarray(self.features.num_frames(self.num_samples, sample_rate), dtype=np.int64)}
         self.targets: list[np.ndarray] = []
         if self.vocab is not None:
             self.targets = [self._encode(row, line) for line, row in rows]
             self._lengths[target_key] = np.array([len(t) for t in self.targets], dtype=np.int64)
+        self.augmentation = Augmentation(augment, sample_rate=sample_rate, where=where) if augment else None
+        self.epoch_augmentation: EpochAugmentation | None = None  # set in the object of one epoch (for_epoch)
+        self._epoch_view: AudioDataset | None = None
+        self._base = self  # the object built from the config; an epoch's copy points back to it
 
     def _where(self, line: int) -> str:
         return f"manifest {self.manifest}, line {line}"
@@ -150,8 +158,43 @@ class AudioDataset(Dataset):
         self._check_rate(rate, path, self.lines[idx])
         return samples.mean(axis=1) if samples.shape[1] > 1 else samples[:, 0]
 
+    def for_epoch(self, epoch: int, *, random_seed: int = 0) -> Dataset:
+        """With `augment`: a copy that augments as epoch `epoch` does, with the lengths after speed/tempo."""
+        base = self._base
+        if base.augmentation is None:
+            return base
+        view = base._epoch_view
+        kept = view.epoch_augmentation if view is not None else None
+        if view is not None and kept is not None and (kept.epoch, kept.random_seed) == (epoch, random_seed):
+            return view
+        augmentation = base.augmentation.at(epoch, random_seed=random_seed)
+        if augmentation is None:
+            return base
+        view = copy.copy(base)
+        view.epoch_augmentation, view._epoch_view = augmentation, None
+        if augmentation.changes_length:
+            samples = [
+                augmentation.output_length(int(n), augmentation.draw(i, int(n))) for i, n in enumerate(base.num_samples)
+            ]
+            frames = self.features.num_frames(np.asarray(samples, dtype=np.int64), self.sample_rate)
+            view._lengths = {**base._lengths, "data": np.asarray(frames, dtype=np.int64)}
+        base._epoch_view = view  # one kept: epochs come one after another
+        return view
+
+    def augmented_audio(self, idx: int) -> np.ndarray:
+        """The samples of utterance `idx` as this epoch's augmentation makes them (unchanged without one)."""
+        samples = self.load_audio(idx)
+        augmentation = self.epoch_augmentation
+        if augmentation is None:
+            return samples
+        drawn = augmentation.draw(idx, len(samples))
+        out = augmentation.apply(samples, drawn, self.sample_rate)
+        if len(out) != augmentation.output_length(len(samples), drawn):
+            raise DataError(f"{self.describe_seq(idx)}: augmentation gave {len(out)} samples, planned otherwise")
+        return out
+
     def get_seq(self, idx: int) -> dict[str, np.ndarray]:
-        feats = compute_features(self.load_audio(idx), self.sample_rate, self.features)
+        feats = compute_features(self.augmented_audio(idx), self.sample_rate, self.features)
         out = {"data": feats}
         if self.vocab is not None:
             out[self.target_key] = self.targets[idx]

@@ -16,6 +16,7 @@ sequences jointly. A data key a dataset does not provide is empty (length 0) in 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -101,6 +102,15 @@ class CombinedDataset(Dataset):
                 picks.append(perm[lo:hi])
             parts.append(self.start[i] + np.concatenate(picks) if picks else np.zeros(0, dtype=np.int64))
         return np.concatenate(parts).astype(np.int64)
+
+    def for_epoch(self, epoch: int, *, random_seed: int = 0) -> Dataset:
+        inner = [d.for_epoch(epoch, random_seed=random_seed) for d in self.datasets]
+        if all(a is b for a, b in zip(inner, self.datasets)):
+            return self
+        view = copy.copy(self)
+        view.datasets = inner
+        view._lengths = view._all_lengths()
+        return view
 
     @property
     def num_seqs(self) -> int:

@@ -19,7 +19,8 @@ dataset implements; epochs, shuffling, filtering, chunking and batching are done
 The object travels to DataLoader worker processes (forked, so a class defined in the config file works):
 open files lazily in `get_seq` and drop handles in `__getstate__`, as `HDFDataset` does. Randomness
 inside `get_seq` (augmentation) should use numpy/torch's global generators, which seqtrain seeds per
-batch from (random_seed, epoch, batch, rank), or a generator seeded from the sequence index.
+batch from (random_seed, epoch, batch, rank), or, better (independent of batching), a generator seeded per
+sequence from what `for_epoch(epoch, random_seed=...)` gives, as `AudioDataset`'s `augment` does.
 """
 
 from __future__ import annotations
@@ -98,12 +99,14 @@ class Dataset(ABC):
         """
         return None
 
-    def for_epoch(self, epoch: int) -> Dataset:
-        """The dataset as epoch `epoch` sees it. Most datasets are the same every epoch (self); RETURNN's
-        generated tasks draw new sequences per epoch (data/returnn_tasks.py). Planning the epoch and loading its
-        batches both go through this, so lengths, order and the workers' data agree. It must be a pure function
-        of `epoch` and the constructor's options (a resumed run builds the dataset again and asks for the epoch),
-        and cheap when called again for the same epoch (keep the epoch's object)."""
+    def for_epoch(self, epoch: int, *, random_seed: int = 0) -> Dataset:
+        """The dataset as epoch `epoch` of a run with `random_seed` sees it. Most datasets are the same every
+        epoch (self); RETURNN's generated tasks draw new sequences per epoch (data/returnn_tasks.py), an
+        augmenting `AudioDataset` new transforms (with new lengths after speed perturbation). Planning the epoch
+        and loading its batches both go through this, so lengths, order and the workers' data agree. It must be
+        a pure function of (`epoch`, `random_seed`) and the constructor's options (a resumed run builds the
+        dataset again and asks for the epoch), and cheap when called again for the same epoch (keep the epoch's
+        object). Datasets wrapping others (meta, combined, subsets) pass it on."""
         return self
 
     def __getstate__(self) -> dict:

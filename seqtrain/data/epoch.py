@@ -108,7 +108,7 @@ def ordering_method(setup: DatasetSetup, epoch: int) -> str:
 
 def epoch_seq_indices(setup: DatasetSetup, epoch: int, *, random_seed: int) -> tuple[np.ndarray, int]:
     """The sequences of this (sub-)epoch in visiting order, and how many epoch_wise_filter removed."""
-    setup = replace(setup, dataset=setup.dataset.for_epoch(epoch))
+    setup = replace(setup, dataset=setup.dataset.for_epoch(epoch, random_seed=random_seed))
     opts = setup.options
     method = ordering_method(setup, epoch)
     lengths = setup.dataset.seq_lengths()
@@ -144,7 +144,7 @@ def plan_epoch(
     chunking: Chunking | None = None,
 ) -> EpochPlan:
     """The epoch's global batch list (before any split across ranks)."""
-    setup = replace(setup, dataset=setup.dataset.for_epoch(epoch))
+    setup = replace(setup, dataset=setup.dataset.for_epoch(epoch, random_seed=random_seed))
     all_lengths = setup.dataset.seq_lengths()
     keys = [k for k in (setup.data_keys or all_lengths) if k in all_lengths]
     lengths = {k: np.asarray(all_lengths[k], dtype=np.int64) for k in keys}

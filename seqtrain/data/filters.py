@@ -140,6 +140,10 @@ class SubsetDataset(Dataset):
             )
         return cls(base, np.array(kept, dtype=np.int64), name=name)
 
+    def for_epoch(self, epoch: int, *, random_seed: int = 0) -> Dataset:
+        inner = self.base.for_epoch(epoch, random_seed=random_seed)
+        return self if inner is self.base else SubsetDataset(inner, self.indices, name=self.name)
+
     @property
     def num_seqs(self) -> int:
         return len(self.indices)

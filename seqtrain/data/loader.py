@@ -209,7 +209,7 @@ def iterate_batches(
 ) -> Iterator[Batch]:
     """Yields the padded batches `start`, `start`+1, ... of the list; `timeout` seconds per batch from the workers
     (0 = wait forever); `specs`: the data keys as `extern_data` declares them (label ranges are checked)."""
-    dataset = dataset.for_epoch(epoch)
+    dataset = dataset.for_epoch(epoch, random_seed=random_seed)
     if start < 0 or start > len(batches):
         raise DataError(f"dataset {dataset.name!r}: cannot start at batch {start}, the epoch has {len(batches)}")
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")

@@ -14,6 +14,7 @@ RETURNN, those set on the control dataset are used when the MetaDataset sets non
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -79,6 +80,14 @@ class MetaDataset(Dataset):
                 )
             index[i] = found
         return index
+
+    def for_epoch(self, epoch: int, *, random_seed: int = 0) -> Dataset:
+        inner = {n: d.for_epoch(epoch, random_seed=random_seed) for n, d in self.datasets.items()}
+        if all(inner[n] is d for n, d in self.datasets.items()):
+            return self
+        view = copy.copy(self)
+        view.datasets = inner  # the tags (and so `index`) are the same in every epoch
+        return view
 
     @property
     def num_seqs(self) -> int:

@@ -68,7 +68,7 @@ class ReturnnTaskDataset(Dataset):
         """What the sequences of `epoch` depend on: epochs with equal keys have equal sequences."""
         return self.generation_seed(epoch)
 
-    def for_epoch(self, epoch: int) -> Dataset:
+    def for_epoch(self, epoch: int, *, random_seed: int = 0) -> Dataset:  # RETURNN: the epoch alone seeds
         key = self.epoch_key(epoch)
         if key == self.epoch_key(self.epoch):
             return self

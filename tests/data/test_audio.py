@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
 
 from seqtrain.data.audio import AudioDataset
 from seqtrain.data.batching import BatchSpec
+from seqtrain.data.factory import make_dataset
 from seqtrain.data.features import FeatureOptions, compute_features
 from seqtrain.data.loader import iterate_batches
 from seqtrain.errors import DataError
@@ -108,3 +110,78 @@ def test_recomputes_the_shared_corpus_features_exactly() -> None:
         assert audio.seq_tag(i) == stored.seq_tag(i)
         ours, theirs = audio.get_seq(i), stored.get_seq(i)
         assert np.array_equal(ours["data"], theirs["data"]) and np.array_equal(ours["classes"], theirs["classes"])
+
+
+AUGMENT = [
+    {"type": "speed", "factor": [0.9, 1.0, 1.1]},
+    {"type": "pitch", "semitones": (-1.0, 1.0), "prob": 0.5},
+    {"type": "noise", "snr_db": (5, 20), "prob": 0.7},
+    {"type": "gain", "db": (-6, 6)},
+]
+
+
+def _augmented_corpus(tmp_path: Path, num: int = 12) -> Path:
+    rng = np.random.RandomState(1)
+    (tmp_path / "wav").mkdir(exist_ok=True)
+    rows = []
+    for i in range(num):
+        n = int(rng.randint(2000, 9000))
+        soundfile.write(tmp_path / "wav" / f"u{i}.flac", (rng.randn(n) * 3000).astype("int16"), 16000)
+        rows.append({"id": f"utt{i}", "path": f"wav/u{i}.flac", "text": "ab"[: 1 + i % 2], "num_samples": n})
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return manifest
+
+
+def test_augmented_epochs_plan_exactly_the_frames_they_load(tmp_path: Path) -> None:
+    plain = AudioDataset(str(_augmented_corpus(tmp_path)), vocab=VOCAB)
+    dataset = AudioDataset(str(tmp_path / "m.jsonl"), vocab=VOCAB, augment=AUGMENT)
+    assert dataset.for_epoch(1, random_seed=5) is dataset.for_epoch(1, random_seed=5)  # kept for the epoch
+    epochs = [dataset.for_epoch(e, random_seed=5) for e in (1, 2)]
+    for view in epochs:
+        for i in range(view.num_seqs):
+            assert view.get_seq(i)["data"].shape[0] == view.seq_lengths()["data"][i]
+        assert view.seq_lengths()["classes"].tolist() == plain.seq_lengths()["classes"].tolist()
+    assert not np.array_equal(epochs[0].seq_lengths()["data"], epochs[1].seq_lengths()["data"])  # new draws
+    assert not np.array_equal(epochs[0].get_seq(0)["data"], plain.get_seq(0)["data"])
+    assert dataset.for_epoch(2, random_seed=5).for_epoch(1, random_seed=5).get_seq(3)["data"].shape == (
+        epochs[0].get_seq(3)["data"].shape
+    )
+
+
+def test_speed_1_1_gives_1_over_1_1_of_the_frames(tmp_path: Path) -> None:
+    plain = AudioDataset(str(_augmented_corpus(tmp_path)), vocab=VOCAB)
+    fast = AudioDataset(str(tmp_path / "m.jsonl"), vocab=VOCAB, augment=[{"type": "speed", "factor": 1.1}])
+    view = fast.for_epoch(1, random_seed=0)
+    expected = [(round(int(n) / 1.1) + 80) // 160 for n in plain.num_samples]
+    assert view.seq_lengths()["data"].tolist() == expected
+    assert [view.get_seq(i)["data"].shape[0] for i in range(view.num_seqs)] == expected
+    ratio = view.seq_lengths()["data"].sum() / plain.seq_lengths()["data"].sum()
+    assert ratio == pytest.approx(1 / 1.1, abs=0.01)
+
+
+def test_augmented_batches_do_not_depend_on_workers_or_resume(tmp_path: Path) -> None:
+    dataset = AudioDataset(str(_augmented_corpus(tmp_path)), vocab=VOCAB, augment=AUGMENT)
+    batches = [BatchSpec((0, 1, 2)), BatchSpec((3, 4)), BatchSpec((5, 6, 7, 8)), BatchSpec((9, 10, 11))]
+    dtypes = {"data": "float32", "classes": "int32"}
+
+    def load(workers: int, start: int = 0) -> list:
+        return list(iterate_batches(dataset, batches, dtypes=dtypes, num_workers=workers, random_seed=3, epoch=2,
+                                    start=start))  # fmt: skip
+
+    reference = load(0)
+    for result in (load(1), load(2), [None, None, *load(2, start=2)]):
+        for got, want in zip(result, reference):
+            if got is not None:
+                assert torch.equal(got["data"], want["data"]) and torch.equal(got.lengths["data"], want.lengths["data"])
+
+
+def test_seq_list_subsets_pass_the_epoch_on(tmp_path: Path) -> None:
+    _augmented_corpus(tmp_path)
+    (tmp_path / "list.txt").write_text("utt3\nutt1\n")
+    spec = {"class": "AudioDataset", "manifest": str(tmp_path / "m.jsonl"), "vocab": VOCAB, "augment": AUGMENT}
+    subset = make_dataset({**spec, "seq_list_file": str(tmp_path / "list.txt")}, name="train").dataset
+    whole = make_dataset(spec, name="train").dataset.for_epoch(4, random_seed=1)
+    view = subset.for_epoch(4, random_seed=1)
+    assert np.array_equal(view.get_seq(0)["data"], whole.get_seq(3)["data"])  # seeded by the corpus' index
+    assert view.seq_lengths()["data"].tolist() == whole.seq_lengths()["data"][[3, 1]].tolist()
