@@ -1,11 +1,12 @@
 # Sourced by run.sh and test.sh: system packages, a virtual environment, and seqtrain installed into it.
 # Idempotent: a second run only checks.
-if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; then
-  # Needed to synthesize the tts_digits corpus when no prepared copy is around (recipes/tts_digits/prepare.py).
-  echo "installing espeak-ng and sox (speech synthesis for the recipe's data preparation)"
+if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v flite >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; then
+  # Needed to synthesize the tts_digits corpus (recipes/tts_digits/prepare.py): its test sets always, train/dev
+  # when no prepared copy is around; flite speaks the test set of a second synthesizer.
+  echo "installing espeak-ng, flite and sox (speech synthesis for the recipe's data preparation)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  if ! { $SUDO apt-get update -qq >/dev/null 2>&1; $SUDO apt-get install -y -qq espeak-ng sox >/dev/null; }; then
-    echo "WARNING: could not install espeak-ng and sox with apt-get; data preparation will need them" >&2
+  if ! { $SUDO apt-get update -qq >/dev/null 2>&1; $SUDO apt-get install -y -qq espeak-ng flite sox >/dev/null; }; then
+    echo "WARNING: could not install espeak-ng, flite and sox with apt-get; data preparation will need them" >&2
   fi
 fi
 if [ ! -x .venv/bin/python ]; then
@@ -14,4 +15,8 @@ fi
 if ! .venv/bin/python -c "import seqtrain, pytest, returnn" >/dev/null 2>&1 || [ pyproject.toml -nt .venv/.installed ]; then
   .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
   touch .venv/.installed
+fi
+# KenLM's lmplz (`seqtrain lm`, the LM tests) is built from source once; without it those tests fail and say so.
+if ! bash scripts/build_kenlm.sh; then
+  echo "WARNING: could not build KenLM's lmplz (scripts/build_kenlm.sh); \`seqtrain lm\` and its tests will fail" >&2
 fi

@@ -1,7 +1,7 @@
 """Conformer CTC on tts_digits, as a net dict: SpecAugment, dropout, stochastic depth, an auxiliary CTC loss.
 
     seqtrain train recipes/tts_digits/conformer_ctc.py
-    seqtrain recog recipes/tts_digits/conformer_ctc.py --data dev
+    seqtrain recog recipes/tts_digits/conformer_ctc.py --data dev,test_espeak_unseen,test_flite
 
 Data: `python recipes/tts_digits/prepare.py --out data/tts_digits` (run from the repository root).
 
@@ -28,6 +28,13 @@ model = os.environ.get("TTS_DIGITS_EXP", "exp/tts_digits/conformer_ctc") + "/mod
 num_epochs = 16  # ~2.3 min per epoch on the 2-core machine (measured): ~40 min with evaluation
 train = {"class": "HDFDataset", "files": [f"{_DATA}/train.hdf"], "seq_ordering": "laplace:.100"}
 dev = {"class": "HDFDataset", "files": [f"{_DATA}/dev.hdf"], "seq_ordering": "sorted_reverse"}
+# Voices training never hears (prepare.py makes both; rerun it on an older data dir): scored only by
+# `seqtrain recog ... --data test_espeak_unseen,test_flite`, never during training; tune on dev only.
+test_datasets = {
+    name: {"class": "HDFDataset", "files": [f"{_DATA}/{name}.hdf"], "seq_ordering": "sorted_reverse"}
+    for name in ("test_espeak_unseen", "test_flite")
+    if os.path.isfile(f"{_DATA}/{name}.hdf")  # a data dir prepared before the test sets still trains
+}
 extern_data = {
     "data": {"dim": 80, "dtype": "float32"},  # stored as float16, converted when batches are padded
     "classes": {"dim": _NUM_LABELS, "sparse": True},

@@ -1,7 +1,7 @@
 """CTC on the tts_digits corpus: 4x frame stacking + 3 BLSTM layers of 256 units, greedy decoding.
 
     seqtrain train recipes/tts_digits/ctc_blstm.py
-    seqtrain recog recipes/tts_digits/ctc_blstm.py --data dev
+    seqtrain recog recipes/tts_digits/ctc_blstm.py --data dev,test_espeak_unseen,test_flite
 
 Data: `python recipes/tts_digits/prepare.py --out data/tts_digits` (run from the repository root).
 """
@@ -22,6 +22,13 @@ model = os.environ.get("TTS_DIGITS_EXP", "exp/tts_digits/ctc_blstm") + "/model"
 num_epochs = 12
 train = {"class": "HDFDataset", "files": [f"{_DATA}/train.hdf"], "seq_ordering": "laplace:.100"}
 dev = {"class": "HDFDataset", "files": [f"{_DATA}/dev.hdf"], "seq_ordering": "sorted_reverse"}
+# Voices training never hears (prepare.py makes both; rerun it on an older data dir): scored only by
+# `seqtrain recog ... --data test_espeak_unseen,test_flite`, never during training; tune on dev only.
+test_datasets = {
+    name: {"class": "HDFDataset", "files": [f"{_DATA}/{name}.hdf"], "seq_ordering": "sorted_reverse"}
+    for name in ("test_espeak_unseen", "test_flite")
+    if os.path.isfile(f"{_DATA}/{name}.hdf")  # a data dir prepared before the test sets still trains
+}
 extern_data = {
     "data": {"dim": 80, "dtype": "float32"},  # stored as float16, converted when batches are padded
     "classes": {"dim": _NUM_LABELS, "sparse": True},

@@ -22,7 +22,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="checkpoint epoch (default: the last finished one; linear mode: no model, frames from the input)",
     )
-    p.add_argument("--data", default="train", help="dataset name: train, dev, or a key of eval_datasets")
+    p.add_argument(
+        "--data", default="train", help="dataset name: train, dev, or a key of eval_datasets or test_datasets"
+    )
     p.add_argument("--output-hdf", type=Path, required=True, help="HDF file to write (replaced atomically)")
     p.add_argument("--mode", choices=["ctc", "hmm", "linear"], default=None, help="default: align_mode of the config")
     p.add_argument("--compare-to", type=Path, default=None, help="an earlier alignment: report how many frames changed")

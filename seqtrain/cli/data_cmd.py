@@ -25,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="inspect a dataset as training sees it: sequences, batches, statistics")
     p.add_argument("config", help="Python config file")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="override config keys (Python literals)")
-    p.add_argument("--dataset", default="train", help="train, dev, or a name of eval_datasets (default: train)")
+    p.add_argument(
+        "--dataset", default="train", help="train, dev, or a name of eval_datasets or test_datasets (default: train)"
+    )
     p.add_argument("--epoch", type=int, default=1, help="the (sub-)epoch whose order and batches to show")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--seqs", action="store_true", help="one JSON line per sequence, in epoch order")

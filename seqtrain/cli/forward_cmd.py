@@ -17,7 +17,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("forward", help="write a trained model's outputs for a dataset to HDF (RETURNN's forward)")
     p.add_argument("config")
     p.add_argument("overrides", nargs="*", metavar="key=value")
-    p.add_argument("--data", default="dev", help="dataset name: dev, train, eval, or a key of eval_datasets")
+    p.add_argument(
+        "--data", default="dev", help="dataset name: dev, train, eval, or a key of eval_datasets or test_datasets"
+    )
     p.add_argument("--epoch", type=int, default=None, help="checkpoint epoch (default: the last finished one)")
     p.add_argument("--output-hdf", type=Path, default=None, help="HDF file to write (default: output_file)")
     p.add_argument("--output-name", default=None, help="which output forward_step marks (default: the only one)")

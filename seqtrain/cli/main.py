@@ -11,6 +11,7 @@ from seqtrain.cli import (
     config_cmd,
     data_cmd,
     forward_cmd,
+    lm_cmd,
     lr_schedule_cmd,
     pipeline_cmd,
     plot_cmd,
@@ -19,7 +20,18 @@ from seqtrain.cli import (
 )
 from seqtrain.errors import SeqtrainError
 
-COMMANDS = [train_cmd, config_cmd, recog_cmd, forward_cmd, align_cmd, plot_cmd, lr_schedule_cmd, data_cmd, pipeline_cmd]
+COMMANDS = [
+    train_cmd,
+    config_cmd,
+    recog_cmd,
+    lm_cmd,
+    forward_cmd,
+    align_cmd,
+    plot_cmd,
+    lr_schedule_cmd,
+    data_cmd,
+    pipeline_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

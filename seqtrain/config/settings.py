@@ -92,6 +92,7 @@ class DataSettings(Concern):
     num_inputs: int | None
     num_outputs: int | dict[str, Any] | None
     num_workers: int
+    test_datasets: dict[str, Any] | None
     train: Any
 
     @classmethod
@@ -217,10 +218,13 @@ class RecogSettings(Concern):
 
     forward_batch_size: int | None
     output_file: str | None
-    recog_beam_size: int
+    recog_beam_size: int | None
+    recog_beam_threshold: float
     recog_blank_index: int | None
     recog_decoder: str
     recog_lexicon: list[str] | str | None
+    recog_lm: str | None
+    recog_lm_weight: float
     recog_max_symbols_per_frame: int
     recog_output: str
     recog_prior_file: str | None

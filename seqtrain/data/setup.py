@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from seqtrain.config import Config
 from seqtrain.config.settings import DataSettings, RunSettings
@@ -17,9 +17,13 @@ from seqtrain.errors import ConfigError
 
 @dataclass
 class DataSetup:
+    """The run's datasets. `tests` (test_datasets) are built and checked like the others so that a bad spec
+    fails early, but only a command that names one uses it: training evaluates `evals` and nothing else."""
+
     train: DatasetSetup | None
     evals: dict[str, DatasetSetup]  # "dev" first, then eval_datasets in config order
     specs: dict[str, DataSpec]
+    tests: dict[str, DatasetSetup] = field(default_factory=dict)  # test_datasets in config order
 
     @property
     def dtypes(self) -> dict[str, str]:
@@ -28,9 +32,10 @@ class DataSetup:
     def by_name(self, name: str) -> DatasetSetup:
         if name == "train" and self.train is not None:
             return self.train
-        if name in self.evals:
-            return self.evals[name]
-        known = (["train"] if self.train else []) + list(self.evals)
+        for group in (self.evals, self.tests):
+            if name in group:
+                return group[name]
+        known = (["train"] if self.train else []) + list(self.evals) + list(self.tests)
         raise ConfigError(f"no dataset named {name!r}; the config has {known}")
 
 
@@ -46,13 +51,20 @@ def build_data(config: Config, *, need_train: bool) -> DataSetup:
         if name in evals or name == "train":
             raise ConfigError(f"eval_datasets: name {name!r} is already used; pick another name")
         evals[name] = make_dataset(spec, name=name)
-    all_sets = ([train] if train else []) + list(evals.values())
+    tests: dict[str, DatasetSetup] = {}
+    for name, spec in (data.test_datasets or {}).items():
+        if name in evals or name == "train":
+            raise ConfigError(
+                f"test_datasets: name {name!r} is already used by train/dev/eval_datasets; pick another name"
+            )
+        tests[name] = make_dataset(spec, name=name)
+    all_sets = ([train] if train else []) + list(evals.values()) + list(tests.values())
     specs = resolve_extern_data(data.extern_data, all_sets)
     batched = tuple(k for k, s in specs.items() if s.time_axis)  # RETURNN bounds every key the batches carry
     for setup in all_sets:
         setup.data_keys = batched
     parse_chunking(data.chunking, min_chunk_size=data.min_chunk_size)  # fail early
-    return DataSetup(train=train, evals=evals, specs=specs)
+    return DataSetup(train=train, evals=evals, specs=specs, tests=tests)
 
 
 def plan_for(config: Config, setup: DatasetSetup, epoch: int, *, step: int = 0, chunking: bool = True) -> EpochPlan:

@@ -8,6 +8,9 @@
 - hmm_viterbi: the best path through a loop of the words of `recog_lexicon` (of single labels without one)
   in that topology, `recog_word_penalty` per word (`seqtrain.recog.word_loop`; `recog_output`: log-probs).
   Both HMM decoders divide by the class prior of `recog_prior_file` when given (`seqtrain.recog.prior`).
+- ctc_beam: beam search over the words of `recog_lexicon` with the word n-gram LM `recog_lm` (shallow fusion,
+  `recog_lm_weight`, `recog_word_penalty`), by flashlight's lexicon decoder (`seqtrain.recog.ctc_lm`;
+  `recog_output`: log-probs).
 - transducer_greedy / transducer_beam: `seqtrain.recog.transducer` over the encoder frames
   (`recog_output`), with the model's prediction net and joint: the net-dict layer `recog_transducer`,
   or the model itself (get_model) when it implements the `Transducer` protocol.
@@ -16,7 +19,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -25,6 +28,7 @@ from seqtrain.errors import ConfigError
 from seqtrain.hmm.aligner import Aligner, AlignSettings
 from seqtrain.hmm.topology import HmmTopology
 from seqtrain.recog.ctc import ctc_greedy_decode
+from seqtrain.recog.ctc_lm import LexiconSearch, SearchOptions
 from seqtrain.recog.prior import load_log_prior
 from seqtrain.recog.transducer import Transducer, transducer_beam_search, transducer_greedy_decode
 from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode, read_lexicon, spell_lexicon
@@ -33,6 +37,10 @@ from seqtrain.registry import Registry
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[list[int]]]  # (outputs [B, T, ...], lengths [B]) -> labels
 
 _PROTOCOL = ("initial_prediction_state", "predict", "joint")
+# recog_beam_size None: a transducer beam holds label sequences, a few suffice; flashlight's CTC beam holds
+# (trie node, LM state) pairs, many for each word prefix (50 is torchaudio's default)
+TRANSDUCER_BEAM_SIZE = 4
+CTC_BEAM_SIZE = 50
 
 
 def hmm_greedy_decode(scores: torch.Tensor, lengths: torch.Tensor, topology: HmmTopology) -> list[list[int]]:
@@ -89,7 +97,8 @@ def hmm_topology(hmm: AlignSettings, *, num_labels: int, vocab: Sequence[str] | 
 @dataclass(frozen=True)
 class DecoderInput:
     """What a decoder factory may use: the recog_* settings, the align_* topology settings (hmm decoders), the
-    model, the label set and the blank."""
+    model, the label set and the blank. `cache` keeps what is costly to load (an LM) across the decoders of one
+    `seqtrain recog --tune` run; a factory keys its entries by everything they were built from."""
 
     recog: RecogSettings
     hmm: AlignSettings
@@ -97,6 +106,7 @@ class DecoderInput:
     num_labels: int
     vocab: Sequence[str] | None
     blank: int
+    cache: dict[object, object] = field(default_factory=dict)
 
 
 # `recog_decoder` names a factory (DecoderInput -> Decoder); a new decoder is a function registered here and its
@@ -111,17 +121,43 @@ def make_decoder(
     *,
     num_labels: int,
     vocab: Sequence[str] | None,
+    cache: dict[object, object] | None = None,
 ) -> Decoder:
-    """The configured decoder; `num_labels` = the target vocabulary size (the blank defaults to it)."""
+    """The configured decoder; `num_labels` = the target vocabulary size (the blank defaults to it). Pass the same
+    `cache` to decoders that differ only in their options (tuning) to load an LM once."""
     blank = recog.recog_blank_index
     factory = DECODERS.get(recog.recog_decoder, where="recog_decoder")
     hmm = AlignSettings.from_settings(align, mode="hmm")
-    return factory(DecoderInput(recog, hmm, model, num_labels, vocab, num_labels if blank is None else blank))
+    blank = num_labels if blank is None else blank
+    return factory(DecoderInput(recog, hmm, model, num_labels, vocab, blank, {} if cache is None else cache))
 
 
 @DECODERS.register("ctc_greedy")
 def _ctc_greedy(inp: DecoderInput) -> Decoder:
     return lambda scores, lengths: ctc_greedy_decode(scores, lengths, blank=inp.blank)
+
+
+@DECODERS.register("ctc_beam")
+def _ctc_beam(inp: DecoderInput) -> Decoder:
+    recog = inp.recog
+    if recog.recog_lexicon is None:
+        raise ConfigError("ctc_beam needs recog_lexicon: the words to recognize (e.g. those of the training text)")
+    if inp.vocab is None:
+        raise ConfigError("recog_lexicon needs the target vocabulary to spell its words; the dataset has none")
+    lexicon = recog.recog_lexicon
+    key = ("ctc_beam", lexicon if isinstance(lexicon, str) else tuple(lexicon), recog.recog_lm, *inp.vocab, inp.blank)
+    search = inp.cache.get(key)
+    if not isinstance(search, LexiconSearch):
+        where = f"lexicon file {lexicon}" if isinstance(lexicon, str) else "recog_lexicon"
+        search = LexiconSearch(read_lexicon(lexicon), inp.vocab, blank=inp.blank, lm_path=recog.recog_lm, where=where)
+        inp.cache[key] = search
+    options = SearchOptions(
+        lm_weight=recog.recog_lm_weight,
+        word_penalty=recog.recog_word_penalty,
+        beam_size=CTC_BEAM_SIZE if recog.recog_beam_size is None else recog.recog_beam_size,
+        beam_threshold=recog.recog_beam_threshold,
+    )
+    return lambda scores, lengths: search.decode(scores, lengths, options)
 
 
 @DECODERS.register("hmm_greedy")
@@ -160,7 +196,7 @@ def _transducer_greedy(inp: DecoderInput) -> Decoder:
 @DECODERS.register("transducer_beam")
 def _transducer_beam(inp: DecoderInput) -> Decoder:
     transducer = find_transducer(inp.model, inp.recog.recog_transducer)
-    max_symbols, beam = inp.recog.recog_max_symbols_per_frame, inp.recog.recog_beam_size
+    max_symbols, beam = inp.recog.recog_max_symbols_per_frame, inp.recog.recog_beam_size or TRANSDUCER_BEAM_SIZE
     return lambda frames, lengths: [
         hyps[0].labels
         for hyps in transducer_beam_search(

@@ -23,6 +23,13 @@ declare(
     returnn=True,
 )
 declare(
+    "test_datasets",
+    dict[str, Any] | None,
+    None,
+    "test sets by name, never evaluated in training: only `seqtrain recog/forward --data NAME`, `data --dataset NAME`",
+    group=G,
+)
+declare(
     "extern_data",
     dict[str, dict[str, Any]] | None,
     None,

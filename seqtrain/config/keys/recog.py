@@ -2,16 +2,16 @@
 
 from typing import Literal
 
-from seqtrain.config.registry import at_least, declare
+from seqtrain.config.registry import at_least, declare, greater_than
 
 G = "recog"
 declare(
     "recog_decoder",
-    Literal["ctc_greedy", "hmm_greedy", "hmm_viterbi", "transducer_greedy", "transducer_beam"],
+    Literal["ctc_greedy", "ctc_beam", "hmm_greedy", "hmm_viterbi", "transducer_greedy", "transducer_beam"],
     "ctc_greedy",
-    "how `seqtrain recog` turns outputs into labels: CTC best path; HMM states (align_* topology) best per frame, "
-    "or the Viterbi path through a loop of recog_lexicon words; transducer greedy / beam search over "
-    "recog_output = encoder frames",
+    "how `seqtrain recog` turns outputs into labels: CTC best path; CTC beam search over recog_lexicon words with "
+    "the word n-gram LM recog_lm; HMM states (align_* topology) best per frame, or the Viterbi path through a loop "
+    "of recog_lexicon words; transducer greedy / beam search over recog_output = encoder frames",
     group=G,
 )
 declare("recog_output", str, "log_probs", "name of the output marked by forward_step that recog decodes", group=G)
@@ -31,7 +31,22 @@ declare(
     "transducer decoders: the net-dict layer with the prediction net and joint; None = the model itself (get_model)",
     group=G,
 )
-declare("recog_beam_size", int, 4, "transducer_beam: hypotheses kept per frame", group=G, check=at_least(1))
+declare(
+    "recog_beam_size",
+    int | None,
+    None,
+    "transducer_beam / ctc_beam: hypotheses kept per frame; None = 4 (transducer_beam), 50 (ctc_beam)",
+    group=G,
+    check=at_least(1),
+)
+declare(
+    "recog_beam_threshold",
+    float,
+    25.0,
+    "ctc_beam: hypotheses whose log score is more than this below the frame's best are pruned",
+    group=G,
+    check=greater_than(0),
+)
 declare(
     "recog_max_symbols_per_frame",
     int,
@@ -44,16 +59,34 @@ declare(
     "recog_lexicon",
     list[str] | str | None,
     None,
-    "hmm_viterbi: the words to recognize (a list, or a file with one word per line), spelled with the target "
-    "vocabulary; None = any sequence of labels",
+    "hmm_viterbi / ctc_beam: the words to recognize (a list, or a file with one word per line), spelled with the "
+    "target vocabulary; None = any sequence of labels (hmm_viterbi; ctc_beam needs a lexicon)",
     group=G,
 )
 declare(
     "recog_word_penalty",
     float,
     0.0,
-    "hmm_viterbi: subtracted from the log score per word (per label without a lexicon); raise it against insertions",
+    "hmm_viterbi / ctc_beam: subtracted from the log score per word (hmm_viterbi without a lexicon: per label); "
+    "raise it against insertions, lower it (negative = a bonus per word) against deletions, e.g. those an LM causes",
     group=G,
+)
+declare(
+    "recog_lm",
+    str | None,
+    None,
+    "ctc_beam: word n-gram LM for shallow fusion, an ARPA file or KenLM binary (`seqtrain lm` builds one); "
+    "None = no LM (beam search constrained to recog_lexicon words)",
+    group=G,
+)
+declare(
+    "recog_lm_weight",
+    float,
+    0.5,
+    "ctc_beam: LM scale: log p(am) + recog_lm_weight * ln p(lm) - recog_word_penalty * words; tune it on dev "
+    "(`seqtrain recog --tune recog_lm_weight=0,0.5,1`)",
+    group=G,
+    check=at_least(0),
 )
 declare(
     "recog_prior_file",

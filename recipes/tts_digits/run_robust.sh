@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The robust recipe (robust_conformer.py) end to end: a synthesized corpus with its audio, conformer CTC trained on
+# audio augmented on the fly, dev WER of every epoch, LM decoding tuned on dev, then dev and the test sets (voices
+# training never hears) with and without the LM. Run from anywhere, after scripts/setup_env.sh (./run.sh does it).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export TTS_DIGITS_DATA=${TTS_DIGITS_DATA:-data/tts_digits}
+export TTS_DIGITS_EXP=${TTS_DIGITS_EXP:-exp/tts_digits/robust_conformer}
+CONFIG=recipes/tts_digits/robust_conformer.py
+SEQTRAIN=.venv/bin/seqtrain
+SETS=dev,test_espeak_unseen,test_flite
+.venv/bin/python recipes/tts_digits/prepare.py --out "$TTS_DIGITS_DATA" --synthesize  # keeps the training audio
+$SEQTRAIN train "$CONFIG"
+EPOCHS=$(.venv/bin/python -c "import runpy; print(runpy.run_path('$CONFIG')['num_epochs'])")
+for epoch in $(seq 1 "$EPOCHS"); do  # the dev WER of every epoch (greedy: what the model alone does)
+  $SEQTRAIN recog "$CONFIG" --epoch "$epoch" --data dev recog_decoder=ctc_greedy
+done
+$SEQTRAIN recog "$CONFIG" --data dev --tune recog_lm_weight=0,0.25,0.5,0.75,1,1.5 recog_word_penalty=-2,-1,0,1
+TUNED=$(.venv/bin/python -c "
+import json, sys
+best = json.load(open(sys.argv[1]))['best']
+print(' '.join(f'{k}={v}' for k, v in best.items() if k.startswith('recog_')))" "$TTS_DIGITS_EXP/model.recog_tune.dev.json")
+$SEQTRAIN recog "$CONFIG" --data "$SETS" recog_decoder=ctc_greedy   # without LM
+$SEQTRAIN recog "$CONFIG" --data "$SETS" $TUNED                      # with the LM, weights tuned on dev only

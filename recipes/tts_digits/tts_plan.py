@@ -1,0 +1,161 @@
+"""What the tts_digits corpus says and who says it: texts, voices and post-processing of every set, drawn up front.
+
+Train and dev share 32 espeak-ng voices; the test sets use voices training never hears (espeak-ng accents and
+variants outside the training lists, and a second synthesizer, flite), so their WER measures generalization.
+Every random choice of a set comes from RandomState((set seed, task index)) in one process: results do not depend
+on --jobs, and the --small plan is exactly the first utterances of the full plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from seqtrain.data.dataset import DataSpec
+
+VOCAB = " abcdefghijklmnopqrstuvwxyz"  # index 0 is the space; a CTC model adds its blank itself (e.g. as 27)
+TASKS = ("digits", "sentences")
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh")
+# 200 common words, none a homophone of another or of a digit word (no "tree", "for", "ate", "read"/"red" pairs).
+_WORDS = """
+apple river house green table window garden yellow happy market doctor winter summer orange silver mountain
+pocket bottle paper pencil kitchen island forest camera rabbit turtle monkey tiger zebra horse chicken butter
+cheese bread coffee sugar honey lemon potato tomato carrot basket bucket ladder hammer needle button jacket
+blanket pillow mirror candle letter music picture story question answer morning evening today yesterday
+tomorrow always never maybe quickly slowly quiet loud bright dark heavy warm cold small large little big long
+short young old fast clean dirty empty full simple strong gentle soft sharp sweet bitter purple brown black
+white blue red pink robot walk jump swim sing dance listen speak open carry follow build break catch throw
+climb drive travel laugh smile sleep wait watch learn teach help play think remember forget start finish
+bring find give take keep hold push pull cook guitar paint draw call ask move stop city village school
+student teacher family friend mother father brother sister baby people animal bird fish dog cat duck frog
+spider flower grass stone water fire cloud rain snow storm ocean beach desert bridge road train plane ship
+bicycle engine machine computer phone money ticket hospital castle king queen dragon
+"""
+SENTENCE_WORDS = tuple(_WORDS.split())
+NOISES = ("white", "pink", "brown")
+
+# Training voices: espeak-ng 1.51's English accents x its classic numbered variants (32 voices).
+ACCENTS = ("en-us", "en-gb", "en-gb-x-rp", "en-029")
+VARIANTS = ("m1", "m2", "m3", "m4", "m5", "f1", "f2", "f3")
+# Unseen espeak-ng voices: every other English accent (plain "en" is the en-gb voice file, the mbrola voices need
+# mbrola) x 24 variants that stay intelligible: a 1-nearest-neighbour DTW word classifier with templates from
+# training voices recognizes >= 95 % of 20 words in each (the training variants score 95-100 %). Left out: whisper
+# (50 %), whisperf (20 %), echo/robot effects (RicishayMax*, robosoft*, UniRobot, announcer, Demonic: 50-90 %) and
+# the other voices under 95 % (Alicia, zac, kaukovalta, Marco, shelby, Lee, david, Jacky, adam, benjamin, edward*).
+UNSEEN_ACCENTS = ("en-gb-scotland", "en-gb-x-gbclan", "en-gb-x-gbcwmd", "en-us-nyc")
+UNSEEN_VARIANTS = (
+    *("m6", "m7", "m8", "f4", "f5"),  # the numbered voices after the training ones
+    *("klatt", "klatt2", "klatt3"),  # Klatt formant synthesis instead of espeak-ng's default one
+    *("Alex", "Andy", "Denis", "Gene", "max", "paul", "travis", "grandpa"),  # contributed male voices
+    *("Andrea", "Annie", "anika", "belinda", "linda", "steph", "grandma", "aunty"),  # contributed female voices
+)
+# flite 2.2's English voices with their own mean pitch in Hz (measured), the centre of the drawn pitch target.
+# kal is an 8 kHz diphone voice (no energy above 4 kHz after resampling), kal16 its 16 kHz twin; awb, rms, slt
+# are clustergen voices; rms ignores pitch targets (None: none is passed). awb_time is left out: it only speaks
+# clock times.
+FLITE_VOICES: dict[str, float | None] = {"kal": 95.0, "kal16": 95.0, "awb": 128.0, "rms": None, "slt": 172.0}
+
+
+@dataclass(frozen=True)
+class CorpusSet:
+    """One set of the corpus: its seed, engine and voices, and how many utterances per task (full, --small)."""
+
+    name: str
+    seed: int
+    engine: str  # "espeak" or "flite"
+    voices: tuple[str, ...]  # flite voices; espeak sets draw an accent and a variant instead
+    accents: tuple[str, ...] = ()
+    variants: tuple[str, ...] = ()
+    per_task: tuple[int, int] = (300, 50)
+
+    @property
+    def test(self) -> bool:
+        """Test sets are never trained on nor tuned on; their voices are disjoint from training's."""
+        return self.name.startswith("test_")
+
+    def voice_names(self) -> set[str]:
+        """Every voice the set can draw, as its manifest rows name them ("espeak:en-us+m1", "flite:slt")."""
+        if self.engine == "espeak":
+            return {f"espeak:{a}+{v}" for a in self.accents for v in self.variants}
+        return {f"flite:{v}" for v in self.voices}
+
+
+def _espeak(
+    name: str, seed: int, accents: tuple[str, ...], variants: tuple[str, ...], per_task: tuple[int, int]
+) -> CorpusSet:
+    return CorpusSet(name, seed, "espeak", (), accents, variants, per_task)
+
+
+SETS: dict[str, CorpusSet] = {
+    s.name: s
+    for s in (
+        _espeak("train", 1, ACCENTS, VARIANTS, (3000, 150)),
+        _espeak("dev", 2, ACCENTS, VARIANTS, (300, 50)),
+        _espeak("test_espeak_unseen", 3, UNSEEN_ACCENTS, UNSEEN_VARIANTS, (300, 50)),
+        CorpusSet("test_flite", 4, "flite", tuple(FLITE_VOICES)),
+    )
+}
+TEST_SETS = tuple(name for name, s in SETS.items() if s.test)
+
+
+def per_task(name: str, small: bool) -> int:
+    """Utterances per task of a set (digits and sentences each)."""
+    return SETS[name].per_task[1 if small else 0]
+
+
+def hdf_specs(vocab: str | tuple[str, ...] = VOCAB) -> dict[str, DataSpec]:
+    """The two data keys, identical for all sets and sources so that configs need not know which one was used."""
+    return {
+        "data": DataSpec(dim=80, dtype="float16", feature_shape=(80,)),
+        "classes": DataSpec(dim=len(vocab), dtype="int32", sparse=True, vocab=tuple(vocab)),
+    }
+
+
+def text_to_labels(text: str) -> np.ndarray:
+    """Characters to vocab indices; raises on anything outside a-z and space rather than silently dropping it."""
+    return np.array([VOCAB.index(c) for c in text.lower()], dtype=np.int32)
+
+
+def _voice(s: CorpusSet, rng: np.random.RandomState) -> dict[str, Any]:
+    """The engine's own options of one utterance. espeak draws in the order of the first corpus version, so the
+    train and dev plans stay what they were: accent, variant, rate (wpm), pitch (0-99), word gap (10 ms units)."""
+    if s.engine == "espeak":
+        voice = f"{s.accents[rng.randint(len(s.accents))]}+{s.variants[rng.randint(len(s.variants))]}"
+        return {
+            "voice": f"espeak:{voice}",
+            "engine": "espeak",
+            "rate": int(rng.randint(130, 201)),
+            "pitch": int(rng.randint(30, 71)),
+            "word_gap": int(rng.randint(0, 4)),
+        }
+    voice = s.voices[rng.randint(len(s.voices))]
+    stretch = round(float(rng.uniform(0.85, 1.25)), 3)  # about the spread of espeak's 130-200 wpm
+    factor, base = float(rng.uniform(0.85, 1.2)), FLITE_VOICES[voice]
+    f0 = round(base * factor, 1) if base is not None else None
+    return {"voice": f"flite:{voice}", "engine": "flite", "duration_stretch": stretch, "f0_mean": f0}
+
+
+def plan_set(name: str, count: int) -> list[dict[str, Any]]:
+    """All random choices of `count` utterances per task of a set: text, voice, then noise, level and silences."""
+    s = SETS[name]
+    plan = []
+    for t, task in enumerate(TASKS):
+        rng = np.random.RandomState([s.seed, t])
+        words, lo, hi = (DIGIT_WORDS, 1, 7) if task == "digits" else (SENTENCE_WORDS, 3, 8)
+        for i in range(count):
+            text = " ".join(rng.choice(words, size=rng.randint(lo, hi + 1)))
+            u: dict[str, Any] = {"id": f"{name}-{task}-{i:05d}", "text": text}
+            voice = _voice(s, rng)
+            u.update(voice=voice.pop("voice"), task=task, **voice)
+            u.update(
+                snr_db=round(float(rng.uniform(15, 30)), 2),
+                noise=NOISES[rng.randint(len(NOISES))],
+                level_dbfs=round(float(rng.uniform(-30, -18)), 2),
+                lead_s=round(float(rng.uniform(0.05, 0.35)), 3),
+                trail_s=round(float(rng.uniform(0.05, 0.35)), 3),
+                noise_seed=int(rng.randint(2**31 - 1)),
+            )
+            plan.append(u)
+    return plan

@@ -1,0 +1,159 @@
+"""tts_digits data preparation: the sets' plans, real synthesis of a few utterances per set, the files it keeps,
+and completing a directory prepared before the test sets existed. Needs espeak-ng, flite and sox (setup_env.sh)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from seqtrain.data.audio import AudioDataset
+from seqtrain.data.hdf import HDFDataset
+from tests.train.helpers import REPO
+
+
+def _recipe_module(name: str) -> ModuleType:
+    """prepare.py is a script beside its two modules, as `python recipes/tts_digits/prepare.py` runs it."""
+    folder = str(REPO / "recipes/tts_digits")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module(name)
+
+
+prepare = _recipe_module("prepare")
+tts_plan = _recipe_module("tts_plan")
+TESTS = ("test_espeak_unseen", "test_flite")
+
+
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two utterances per task and set (the plan's first ones): 16 utterances for all four sets, about a second."""
+    monkeypatch.setattr(prepare, "per_task", lambda name, small: 2)
+
+
+def _digest(plan: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def test_train_and_dev_plans_are_those_of_the_first_corpus_version() -> None:
+    """Generalizing the plan to test sets and flite left every random draw of train and dev where it was."""
+    assert _digest(tts_plan.plan_set("train", 3000)) == "364a693a56ea819a"
+    assert _digest(tts_plan.plan_set("dev", 300)) == "1ff0cad5511510d8"
+
+
+def test_test_voices_never_overlap_the_training_voices() -> None:
+    train = tts_plan.SETS["train"]
+    assert tts_plan.TEST_SETS == TESTS
+    for name in TESTS:
+        test = tts_plan.SETS[name]
+        assert not test.voice_names() & train.voice_names()
+        assert not set(test.accents) & set(train.accents) and not set(test.variants) & set(train.variants)
+        used = {u["voice"] for u in tts_plan.plan_set(name, 300)}
+        assert used <= test.voice_names() and len(used) > 0.7 * len(test.voice_names()), used
+    assert {u["voice"] for u in tts_plan.plan_set("train", 3000)} == train.voice_names()  # all 32, nothing else
+
+
+def test_each_set_has_its_own_deterministic_draws_with_the_same_distributions() -> None:
+    plans = {name: tts_plan.plan_set(name, 300) for name in tts_plan.SETS}
+    assert all(plans[name] == tts_plan.plan_set(name, 300) for name in plans)
+    assert all(tts_plan.plan_set(name, 50) == p[:50] + p[300:350] for name, p in plans.items())  # --small: a prefix
+    texts = {name: [u["text"] for u in p] for name, p in plans.items()}
+    assert texts["test_flite"] != texts["test_espeak_unseen"] != texts["dev"]
+    for name, plan in plans.items():
+        words = [len(u["text"].split()) for u in plan if u["task"] == "sentences"]
+        assert min(words) == 3 and max(words) == 8, name
+        assert {u["noise"] for u in plan} == {"white", "pink", "brown"}, name
+        assert all(15 <= u["snr_db"] <= 30 and -30 <= u["level_dbfs"] <= -18 for u in plan), name
+    flite = plans["test_flite"]
+    assert all(0.85 <= u["duration_stretch"] <= 1.25 for u in flite)
+    assert {u["f0_mean"] is None for u in flite if u["voice"] == "flite:rms"} == {True}  # rms has no pitch target
+
+
+def test_synthesis_keeps_flac_for_every_set_and_does_not_depend_on_jobs(tiny: None, tmp_path: Path) -> None:
+    assert prepare.main(["--out", str(tmp_path / "a"), "--synthesize", "--jobs", "2"]) == 0
+    done = json.loads((tmp_path / "a" / "done.json").read_text())
+    assert done["sets"] == done["audio"] == ["train", "dev", *TESTS] and done["source"] == "espeak-ng"
+    for name in done["sets"]:
+        rows = prepare.read_manifest(tmp_path / "a" / f"{name}.jsonl")
+        assert [r["path"] for r in rows] == [f"audio/{name}/{r['id']}.flac" for r in rows]
+        assert all((tmp_path / "a" / r["path"]).is_file() for r in rows)
+    lm = (tmp_path / "a" / prepare.LM_FILE).read_text()  # the word 3-gram for LM decoding, every lexicon word in it
+    assert "ngram 3=" in lm and all(f"\t{w}" in lm for w in (tmp_path / "a" / "lexicon.txt").read_text().split())
+    flite = prepare.read_manifest(tmp_path / "a" / "test_flite.jsonl")
+    assert {r["engine"] for r in flite} == {"flite"} and all(r["voice"].startswith("flite:") for r in flite)
+    assert list(flite[0])[:5] == ["id", "path", "duration", "text", "voice"]
+    prepare.synthesize(tmp_path / "b", TESTS, small=True, jobs=1)
+    for name in TESTS:
+        assert (tmp_path / "a" / f"{name}.jsonl").read_text() == (tmp_path / "b" / f"{name}.jsonl").read_text()
+        a, b = (HDFDataset([str(tmp_path / d / f"{name}.hdf")]) for d in "ab")
+        assert all(np.array_equal(a.get_seq(i)["data"], b.get_seq(i)["data"]) for i in range(a.num_seqs))
+
+
+def test_audio_dataset_reads_a_test_set_as_the_hdf_has_it(tiny: None, tmp_path: Path) -> None:
+    prepare.synthesize(tmp_path, ("test_flite",), small=True, jobs=1)
+    vocab = {"class": "CharacterVocab", "labels": tts_plan.VOCAB}
+    audio = AudioDataset(str(tmp_path / "test_flite.jsonl"), vocab=vocab, features={"num_mel_bins": 80})
+    hdf = HDFDataset([str(tmp_path / "test_flite.hdf")])
+    assert audio.num_seqs == hdf.num_seqs == 4
+    for i in range(4):
+        a, h = audio.get_seq(i), hdf.get_seq(i)
+        assert audio.seq_tag(i) == hdf.seq_tag(i) and np.array_equal(a["classes"], h["classes"])
+        np.testing.assert_allclose(a["data"], h["data"].astype(np.float32), atol=0.02)  # the HDF holds float16
+
+
+def _old_layout(out: Path, shared_audio: Path) -> None:
+    """What prepare wrote from the shared copy before the test sets: no test files, no training audio, OUT/audio
+    linked to the shared corpus' folder."""
+    prepare.clear_outputs(out, TESTS)
+    rows = [{**r, "path": None} for r in prepare.read_manifest(out / "train.jsonl")]
+    prepare.write_manifest(out / "train.jsonl", rows)
+    prepare.remove(out / "audio")
+    (out / "audio").symlink_to(shared_audio)
+    done = json.loads((out / "done.json").read_text())
+    counts = {k: v for k, v in done["counts"].items() if k in ("train", "dev")}
+    old = {"source": "shared", "shared_dir": str(shared_audio.parent), "small": True, "counts": counts}
+    (out / "done.json").write_text(json.dumps(old))
+
+
+def test_an_old_directory_gets_only_the_missing_test_sets(
+    tiny: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, shared_audio = tmp_path / "out", tmp_path / "shared" / "audio"
+    assert prepare.main(["--out", str(out), "--synthesize", "--small"]) == 0
+    shared_audio.mkdir(parents=True)
+    (out / "audio" / "dev").rename(shared_audio / "dev")
+    _old_layout(out, shared_audio)
+    train = (out / "train.hdf").stat()
+    assert prepare.main(["--out", str(out), "--small"]) == 0
+    assert "adding ['test_espeak_unseen', 'test_flite']" in capsys.readouterr().out
+    assert (out / "train.hdf").stat().st_mtime_ns == train.st_mtime_ns  # not rebuilt
+    assert sorted(p.name for p in shared_audio.iterdir()) == ["dev"]  # nothing written into the shared folder
+    assert not (out / "audio").is_symlink() and (out / "audio" / "dev").resolve() == shared_audio / "dev"
+    done = json.loads((out / "done.json").read_text())
+    assert done["sets"] == ["train", "dev", *TESTS] and done["audio"] == ["dev", *TESTS]
+    assert done["completed"]["sets"] == list(TESTS) and done["counts"]["test_flite"]["total"] == 4
+    assert AudioDataset(str(out / "dev.jsonl")).num_seqs == 4  # dev's paths still resolve
+    before = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert prepare.main(["--out", str(out), "--small"]) == 0
+    assert "already prepared" in capsys.readouterr().out
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before
+
+
+def test_missing_tools_and_voices_fail_before_anything_is_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(prepare.shutil, "which", lambda tool: None if tool == "flite" else f"/usr/bin/{tool}")
+    with pytest.raises(SystemExit, match="'flite' not found; install the tools with: apt-get install espeak-ng flite"):
+        prepare.main(["--out", str(tmp_path), "--synthesize"])
+    monkeypatch.undo()
+    languages, variants, flite = prepare.installed_voices()
+    monkeypatch.setattr(prepare, "installed_voices", lambda: (languages, variants - {"klatt2"}, flite - {"slt"}))
+    with pytest.raises(SystemExit, match=r"voices \['flite:slt', 'klatt2'\] not found"):
+        prepare.main(["--out", str(tmp_path)])
+    assert not any(tmp_path.iterdir())

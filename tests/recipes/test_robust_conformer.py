@@ -1,0 +1,50 @@
+"""The robust recipe: it refuses a corpus without training audio, and trains on augmented audio and decodes every
+set with the lexicon and the LM on the small synthesized corpus."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from seqtrain.cli.main import main
+from seqtrain.config import load_config
+from tests.train.helpers import REPO
+
+CONFIG = REPO / "recipes/tts_digits/robust_conformer.py"
+
+
+def test_a_corpus_without_training_audio_gets_the_command_that_makes_one(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "train.jsonl").write_text(json.dumps({"id": "u", "path": None, "text": "one"}) + "\n")
+    monkeypatch.setenv("TTS_DIGITS_DATA", str(tmp_path))
+    with pytest.raises(SystemExit, match=r"lists no audio files .*/prepare.py --out .* --synthesize"):
+        load_config(CONFIG)
+
+
+@pytest.mark.slow
+def test_trains_on_augmented_audio_and_decodes_every_set(tmp_path: Path, monkeypatch, capsys) -> None:
+    data = tmp_path / "data"
+    prepare = [sys.executable, str(REPO / "recipes/tts_digits/prepare.py"), "--out", str(data), "--small"]
+    subprocess.run([*prepare, "--synthesize"], check=True)
+    monkeypatch.setenv("TTS_DIGITS_DATA", str(data))
+    monkeypatch.setenv("TTS_DIGITS_EXP", str(tmp_path / "exp"))
+    config = load_config(CONFIG)
+    train = {**config.get("train"), "partition_epoch": 10}  # a few steps: a tenth of the 300 utterances per epoch
+    dev = {"class": "HDFDataset", "files": [str(data / "dev.hdf")], "partition_epoch": 4}
+    overrides = [f"train={train!r}", f"dev={dev!r}", "num_epochs=2", "batch_size=2000", "tensorboard=False"]
+    assert main(["train", str(CONFIG), *overrides]) == 0
+    log = (tmp_path / "exp/model.log").read_text()
+    assert re.search(r"epoch 2/2: .*data wait \d+\.\d+%", log)  # epoch 2 is the first augmented one
+    capsys.readouterr()
+    sets = "dev,test_espeak_unseen,test_flite"
+    assert main(["recog", str(CONFIG), "--data", sets, *overrides, "recog_beam_size=8"]) == 0
+    printed = capsys.readouterr().out
+    for name in sets.split(","):
+        assert re.search(rf"epoch 2 {name}: WER \d+\.\d+%", printed), printed
+        hyps = (tmp_path / f"exp/model.recog.{name}.txt").read_text().splitlines()
+        words = {w for line in hyps[1::2] for w in line.split("hyp:", 1)[1].split()}
+        assert words <= set((data / "lexicon.txt").read_text().split())  # the lexicon constrains the search
