@@ -8,6 +8,7 @@ the backend of audiomentations' TimeStretch and PitchShift).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,9 @@ from seqtrain.data.augment.transform import (
 
 
 @dataclass(frozen=True)
-class Speed(Transform):
+class _DurationFactor(Transform):
+    """Plays the audio `factor` times as fast: 1/factor of the samples (speed and tempo share this)."""
+
     OPTIONS = ("factor",)
     factor: Draw
     prob: float = 1.0
@@ -38,6 +41,8 @@ class Speed(Transform):
     def output_length(self, num_samples: int, params: Params) -> int:
         return stretched_length(num_samples, params["factor"])
 
+
+class Speed(_DurationFactor):
     def apply(self, samples: np.ndarray, params: Params, sample_rate: int) -> np.ndarray:
         import soxr
 
@@ -48,18 +53,7 @@ class Speed(Transform):
         return fit_length(np.asarray(out, dtype=np.float32), self.output_length(len(samples), params))
 
 
-@dataclass(frozen=True)
-class Tempo(Transform):
-    OPTIONS = ("factor",)
-    factor: Draw
-    prob: float = 1.0
-
-    def draw(self, rng: np.random.Generator, num_samples: int) -> Params:
-        return {"factor": self.factor.sample(rng)}
-
-    def output_length(self, num_samples: int, params: Params) -> int:
-        return stretched_length(num_samples, params["factor"])
-
+class Tempo(_DurationFactor):
     def apply(self, samples: np.ndarray, params: Params, sample_rate: int) -> np.ndarray:
         if params["factor"] == 1.0:
             return samples
@@ -92,20 +86,17 @@ def _stretch(samples: np.ndarray, sample_rate: int, *, time_factor: float, semit
     return np.asarray(stretch.process(np.ascontiguousarray(samples, dtype=np.float32)[None, :])[0], dtype=np.float32)
 
 
-@TRANSFORMS.register("speed")
-def _speed(options: dict[str, Any], ctx: AugmentContext, prob: float) -> Transform:
-    check_options(options, Speed.OPTIONS, ctx)
-    return Speed(
-        parse_draw(require(options, "factor", ctx), where=ctx.where, name="factor", minimum=0.5, maximum=2.0), prob
-    )
+def _duration_factor(cls: type[_DurationFactor]) -> Callable[[dict[str, Any], AugmentContext, float], Transform]:
+    def parse(options: dict[str, Any], ctx: AugmentContext, prob: float) -> Transform:
+        check_options(options, cls.OPTIONS, ctx)
+        factor = parse_draw(require(options, "factor", ctx), where=ctx.where, name="factor", minimum=0.5, maximum=2.0)
+        return cls(factor, prob)
+
+    return parse
 
 
-@TRANSFORMS.register("tempo")
-def _tempo(options: dict[str, Any], ctx: AugmentContext, prob: float) -> Transform:
-    check_options(options, Tempo.OPTIONS, ctx)
-    return Tempo(
-        parse_draw(require(options, "factor", ctx), where=ctx.where, name="factor", minimum=0.5, maximum=2.0), prob
-    )
+TRANSFORMS.register("speed", _duration_factor(Speed))
+TRANSFORMS.register("tempo", _duration_factor(Tempo))
 
 
 @TRANSFORMS.register("pitch")
