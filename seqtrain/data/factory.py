@@ -56,19 +56,39 @@ def epoch_option_names() -> set[str]:
     return {f.name for f in fields(EpochOptions)}
 
 
+def constructor_options(cls: type) -> tuple[dict[str, inspect.Parameter], bool]:
+    """The named options of `cls(...)`, following `**kwargs` into the base classes' constructors (a subclass that
+    passes the rest on to `super().__init__` accepts the base's options), and whether the list is open: a
+    `**kwargs` that reaches no constructor naming its options accepts anything, so nothing can be checked."""
+    options: dict[str, inspect.Parameter] = {}
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if init is None:
+            continue
+        if klass is object:
+            return options, True
+        params = inspect.signature(init).parameters
+        for n, p in params.items():
+            if n != "self" and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+                options.setdefault(n, p)
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return options, False
+    return options, True
+
+
 def _check_kwargs(cls: type, kwargs: dict[str, Any], where: str) -> None:
     """Validates constructor arguments before constructing, so a typo fails before any data is read."""
-    params = inspect.signature(cls.__init__).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+    params, open_ended = constructor_options(cls)
+    if open_ended:
         return
-    allowed = [n for n in params if n != "self"]
+    allowed = list(params)
     for key in kwargs:
         if key not in allowed:
             close = difflib.get_close_matches(key, allowed + sorted(epoch_option_names()), n=2, cutoff=0.6)
             hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else f"; allowed: {sorted(allowed)}"
             raise ConfigError(f"{where}: {cls.__name__} has no option {key!r}{hint}")
     required = [
-        n for n, p in params.items() if n not in ("self", "name") and p.default is inspect.Parameter.empty
+        n for n, p in params.items() if n != "name" and p.default is inspect.Parameter.empty
         and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     ]  # fmt: skip
     missing = [n for n in required if n not in kwargs]
@@ -137,7 +157,7 @@ def make_dataset(spec: Any, *, name: str, default_ordering: str | None = None) -
     epoch_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in epoch_option_names()}
     options = parse_epoch_options(epoch_kwargs, where=where)
     _check_kwargs(cls, kwargs, where)
-    params = inspect.signature(cls.__init__).parameters
+    params, _ = constructor_options(cls)
     if "name" in params and "name" not in kwargs:
         kwargs["name"] = name
     # A class that declares an epoch option (RETURNN's generated tasks: partition_epoch, random_seed_offset

@@ -9,6 +9,8 @@ Inputs of the first three are one-hot float32 over their characters, targets int
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from seqtrain.data.dataset import DATASETS, DataSpec
@@ -57,17 +59,10 @@ class TaskXmlModelingDataset(_CharTask):
     def __init__(
         self,
         limit_stack_depth: int = 4,
-        *,
-        num_seqs: int,
-        fixed_random_seed: int | None = None,
-        partition_epoch: int = 1,
-        random_seed_offset: int = 0,
-        name: str = "generated",
+        **base: Any,  # ReturnnTaskDataset's options (num_seqs, ...): the factory checks them there
     ) -> None:
-        super().__init__(
-            num_seqs=num_seqs, fixed_random_seed=fixed_random_seed, partition_epoch=partition_epoch,
-            random_seed_offset=random_seed_offset, name=name,
-        )  # fmt: skip
+        super().__init__(**base)
+        name = self.name
         if not isinstance(limit_stack_depth, int) or limit_stack_depth < 1:
             raise ConfigError(f"dataset {name!r}: limit_stack_depth must be an int >= 1, got {limit_stack_depth!r}")
         self.limit_stack_depth = limit_stack_depth
@@ -147,17 +142,10 @@ class TaskNumberBaseConvertDataset(ReturnnTaskDataset):
         output_base: int = 2,
         min_input_seq_len: int = 1,
         max_input_seq_len: int = 8,
-        *,
-        num_seqs: int,
-        fixed_random_seed: int | None = None,
-        partition_epoch: int = 1,
-        random_seed_offset: int = 0,
-        name: str = "generated",
+        **base: Any,  # ReturnnTaskDataset's options (num_seqs, ...): the factory checks them there
     ) -> None:
-        super().__init__(
-            num_seqs=num_seqs, fixed_random_seed=fixed_random_seed, partition_epoch=partition_epoch,
-            random_seed_offset=random_seed_offset, name=name,
-        )  # fmt: skip
+        super().__init__(**base)
+        name = self.name
         for key, base in (("input_base", input_base), ("output_base", output_base)):
             if not isinstance(base, int) or not 2 <= base <= len(self.DIGITS):
                 raise ConfigError(f"dataset {name!r}: {key} must be an int in 2..{len(self.DIGITS)}, got {base!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Hashable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -179,17 +180,10 @@ class CopyTaskDataset(ReturnnTaskDataset):
         maxlen: int = 0,
         minlen_epoch_factor: float = 0,
         maxlen_epoch_factor: float = 0,
-        *,
-        num_seqs: int,
-        fixed_random_seed: int | None = None,
-        partition_epoch: int = 1,
-        random_seed_offset: int = 0,
-        name: str = "generated",
+        **base: Any,  # ReturnnTaskDataset's options (num_seqs, ...): the factory checks them there
     ) -> None:
-        super().__init__(
-            num_seqs=num_seqs, fixed_random_seed=fixed_random_seed, partition_epoch=partition_epoch,
-            random_seed_offset=random_seed_offset, name=name,
-        )  # fmt: skip
+        super().__init__(**base)
+        name = self.name
         if not isinstance(nsymbols, int) or not 1 <= nsymbols <= 256:
             raise ConfigError(f"dataset {name!r}: nsymbols must be an int in 1..256, got {nsymbols!r}")
         self.nsymbols = nsymbols

@@ -53,3 +53,15 @@ def test_custom_class_instance_and_registered_name() -> None:
     assert isinstance(make_dataset({"class": "Tiny"}, name="x").dataset, _Tiny)
     instance = _Tiny()
     assert make_dataset(instance, name="x").dataset is instance
+
+
+def test_options_passed_on_by_kwargs_are_checked_against_the_base_constructor() -> None:
+    with pytest.raises(ConfigError, match="CopyTaskDataset has no option 'num_seq'; did you mean 'num_seqs'"):
+        make_dataset({"class": "CopyTaskDataset", "nsymbols": 5, "num_seq": 3}, name="train")
+    with pytest.raises(ConfigError, match=r"CopyTaskDataset needs the option\(s\) \['num_seqs'\]"):
+        make_dataset({"class": "CopyTaskDataset", "nsymbols": 5}, name="train")
+    dataset = make_dataset(
+        {"class": "CopyTaskDataset", "nsymbols": 5, "minlen": 1, "maxlen": 3, "num_seqs": 4, "partition_epoch": 2},
+        name="t",
+    )
+    assert (dataset.dataset.name, dataset.dataset.partition_epoch) == ("t", 2)  # name and epoch option reach the base
