@@ -28,8 +28,9 @@ DTYPES = {"data": "float32", "classes": "int32"}
 class Faulty(Dataset):
     """Ten sequences; `fault` makes one of them misbehave in a chosen way."""
 
-    def __init__(self, fault: str = "", bad: int = 6, name: str = "faulty") -> None:
+    def __init__(self, fault: str = "", bad: int = 6, name: str = "faulty", die_when: Path | None = None) -> None:
         self.name, self.fault, self.bad = name, fault, bad
+        self.die_when = die_when  # "die" waits for this file to exist, so the test decides when the worker dies
 
     @property
     def num_seqs(self) -> int:
@@ -48,6 +49,9 @@ class Faulty(Dataset):
         if self.fault == "raise":
             raise ValueError("corrupt record")
         if self.fault == "die" and torch.utils.data.get_worker_info() is not None:
+            deadline = time.monotonic() + 60
+            while self.die_when is not None and not self.die_when.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
             os.kill(os.getpid(), signal.SIGKILL)
         if self.fault == "hang" and torch.utils.data.get_worker_info() is not None:
             time.sleep(120)
@@ -111,12 +115,15 @@ def test_a_dead_worker_is_an_error_naming_the_batch() -> None:
         _batches(Faulty("die"), 2)
 
 
-def test_a_worker_dying_while_the_trainer_computes_is_reported_at_the_next_batch() -> None:
+def test_a_worker_dying_while_the_trainer_computes_is_reported_at_the_next_batch(tmp_path: Path) -> None:
     """PyTorch's SIGCHLD handler would raise its RuntimeError in the middle of the trainer's step (here: the
     sleep), naming no batch; seqtrain removes it, and the next batch it waits for names the dead worker's."""
     specs = [BatchSpec((i, i + 1)) for i in range(0, 10, 2)]
-    batches = iterate_batches(Faulty("die"), specs, dtypes=DTYPES, num_workers=2, random_seed=1, epoch=1)
+    die_now = tmp_path / "die-now"  # without it, worker 1 could die before the first batch arrives (a loaded CI)
+    dataset = Faulty("die", die_when=die_now)
+    batches = iterate_batches(dataset, specs, dtypes=DTYPES, num_workers=2, random_seed=1, epoch=1)
     next(batches)
+    die_now.touch()
     time.sleep(1.5)  # the "training step": worker 1 dies on batch 3 meanwhile
     with pytest.raises(DataError, match=r"worker died while loading batch 3 of the epoch \(sequences 'faulty/seq-6'"):
         list(batches)
