@@ -119,3 +119,5 @@ def _network() -> dict:
 
 
 network = _network()
+
+recog_score_groups = {"digits": "-digits-", "sentences": "-sentences-"}  # WER per task after each set's WER

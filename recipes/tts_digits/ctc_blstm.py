@@ -89,3 +89,6 @@ def train_step(*, model, batch, ctx):
 def forward_step(*, model, batch, ctx):
     log_probs, lengths = model(batch["data"], batch.lengths["data"])
     ctx.mark_as_output("log_probs", log_probs, lengths=lengths)
+
+
+recog_score_groups = {"digits": "-digits-", "sentences": "-sentences-"}  # WER per task after each set's WER

@@ -18,20 +18,19 @@ from seqtrain.data.dataset import DataSpec
 VOCAB = " abcdefghijklmnopqrstuvwxyz"  # index 0 is the space; a CTC model adds its blank itself (e.g. as 27)
 TASKS = ("digits", "sentences")
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "oh")
-# 200 common words, none a homophone of another or of a digit word (no "tree", "for", "ate", "read"/"red" pairs).
+# The 200 sentence words of the shared prepared copy (../shared/data/tts_digits_sentences, read off its transcripts;
+# none is a digit word), so a model trained on either copy is scored on words it was trained on.
 _WORDS = """
-apple river house green table window garden yellow happy market doctor winter summer orange silver mountain
-pocket bottle paper pencil kitchen island forest camera rabbit turtle monkey tiger zebra horse chicken butter
-cheese bread coffee sugar honey lemon potato tomato carrot basket bucket ladder hammer needle button jacket
-blanket pillow mirror candle letter music picture story question answer morning evening today yesterday
-tomorrow always never maybe quickly slowly quiet loud bright dark heavy warm cold small large little big long
-short young old fast clean dirty empty full simple strong gentle soft sharp sweet bitter purple brown black
-white blue red pink robot walk jump swim sing dance listen speak open carry follow build break catch throw
-climb drive travel laugh smile sleep wait watch learn teach help play think remember forget start finish
-bring find give take keep hold push pull cook guitar paint draw call ask move stop city village school
-student teacher family friend mother father brother sister baby people animal bird fish dog cat duck frog
-spider flower grass stone water fire cloud rain snow storm ocean beach desert bridge road train plane ship
-bicycle engine machine computer phone money ticket hospital castle king queen dragon
+a about above after again against air all also always among an and animal answer any are area as ask at away back
+base be been before began begin behind best better between big bird black blue boat body book both box boy bring
+brought build but by call came can car carry change children city class clear close cold color come could country
+course cover cross cut dark day deep did do does dog door down draw drive dry during each early earth east eat end
+enough even ever every example face fall family far farm fast father feel few field find fire first fish fly follow
+food foot form found free friend from front full game gave get girl give go gold good green ground group grow half
+hand happen hard has have he head help her here high him his hold home horse hot house how idea if in is island it
+just keep kind king land large last late laugh learn leave left less let letter life light like line list little
+long look love make man money moon more mother mountain music name near never new next night number of old on open
+people water
 """
 SENTENCE_WORDS = tuple(_WORDS.split())
 NOISES = ("white", "pink", "brown")

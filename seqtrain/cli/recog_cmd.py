@@ -63,6 +63,9 @@ def _decode(recognizer: Recognizer, forwarded: Forwarded, output: Path | None) -
     if output is not None:
         write_hypotheses(output, result)
     print(f"epoch {result.epoch} {forwarded.dataset}: {result.wer}" + (f"; hypotheses in {output}" if output else ""))
+    for name, wer in result.groups.items():  # recog_score_groups
+        score = str(wer) if wer.num_seqs else "no sequence tag matches the group's regular expression"
+        print(f"epoch {result.epoch} {forwarded.dataset} [{name}]: {score}")
 
 
 def _tune(recognizer: Recognizer, forwarded: Forwarded, grid: dict[str, list[Any]], where: Path | None) -> None:

@@ -229,6 +229,7 @@ class RecogSettings(Concern):
     recog_output: str
     recog_prior_file: str | None
     recog_prior_scale: float
+    recog_score_groups: dict[str, str] | None
     recog_target: str
     recog_transducer: str | None
     recog_word_penalty: float

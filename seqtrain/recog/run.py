@@ -9,8 +9,9 @@ weights costs decoding time only. The outputs of a whole dataset are held in mem
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -33,6 +34,7 @@ class RecogResult:
     hypotheses: dict[str, str]
     references: dict[str, str]
     epoch: int
+    groups: dict[str, WerResult] = field(default_factory=dict)  # recog_score_groups: name -> WER of its sequences
 
 
 @dataclass(frozen=True)
@@ -100,9 +102,23 @@ class Recognizer:
         for batch in forwarded.batches:
             for tag, labels in zip(batch.tags, decode(batch.scores, batch.lengths)):
                 hyps[tag] = labels_to_text(labels, vocab)
-        tags = sorted(forwarded.references)
-        result = word_error_rate([forwarded.references[t] for t in tags], [hyps[t] for t in tags])
-        return RecogResult(result, hyps, forwarded.references, self.epoch)
+        refs = forwarded.references
+        tags = sorted(refs)
+        result = word_error_rate([refs[t] for t in tags], [hyps[t] for t in tags])
+        groups = score_groups(refs, hyps, recog.recog_score_groups or {})
+        return RecogResult(result, hyps, refs, self.epoch, groups)
+
+
+def score_groups(
+    references: Mapping[str, str], hypotheses: Mapping[str, str], groups: Mapping[str, str]
+) -> dict[str, WerResult]:
+    """The WER of each group's sequences (those whose tag the group's regular expression is found in): per task or
+    condition of a test set in one decoding; a group that matches no tag has a WER over 0 sequences."""
+    scores = {}
+    for name, pattern in groups.items():
+        tags = sorted(t for t in references if re.search(pattern, t))
+        scores[name] = word_error_rate([references[t] for t in tags], [hypotheses[t] for t in tags])
+    return scores
 
 
 def write_hypotheses(path: Path, result: RecogResult) -> None:

@@ -23,7 +23,7 @@ from seqtrain.errors import ConfigError
 from seqtrain.recog.run import Forwarded, Recognizer
 from seqtrain.recog.wer import WerResult
 
-_FORWARD_KEYS = ("recog_output", "recog_target")  # they choose what the forward pass yields
+_NOT_DECODING = ("recog_output", "recog_target", "recog_score_groups")  # the forward pass's choice, or scoring
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ def parse_grid(items: Sequence[str], config: Config) -> dict[str, list[Any]]:
         name = name.strip()
         if not sep or not raw:
             raise ConfigError(f"--tune {item!r}: write KEY=V1,V2,... (e.g. recog_lm_weight=0,0.5,1)")
-        if not name.startswith("recog_") or concern_of(name) != "recog" or name in _FORWARD_KEYS:
+        if not name.startswith("recog_") or concern_of(name) != "recog" or name in _NOT_DECODING:
             raise ConfigError(
                 f"--tune {name}: only recog_* keys that the decoding reads can be tuned (the model runs once); "
                 "give other keys as key=value overrides before --tune"

@@ -11,6 +11,7 @@ import pytest
 from seqtrain.cli.main import main
 from seqtrain.model.forward import forward_outputs
 from seqtrain.recog import run
+from seqtrain.recog.wer import word_error_rate
 from tests.corpus import write_config
 from tests.recog.helpers import require_lmplz
 
@@ -41,6 +42,29 @@ def test_recog_prints_one_wer_per_dataset(trained: Path, capsys: pytest.CaptureF
     assert (trained.parent / "out" / "model.recog.test_a.txt").is_file()
     assert main(["recog", str(trained), "--data", "dev,test_a", "--output", "x.txt"]) == 1
     assert "--output names one file, --data 2 datasets" in capsys.readouterr().err
+
+
+def test_score_groups_give_the_wer_of_the_sequences_whose_tag_matches(
+    trained: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    groups = {"even": "[02468]$", "first_ten": r"-\d$", "none": "^nothing"}
+    assert main(["recog", str(trained), f"recog_score_groups={groups!r}"]) == 0
+    lines = _results(capsys.readouterr().out)
+    assert [line.split(":")[0] for line in lines] == [
+        "epoch 2 dev", "epoch 2 dev [even]", "epoch 2 dev [first_ten]", "epoch 2 dev [none]"
+    ]  # fmt: skip
+    text = (trained.parent / "out" / "model.recog.dev.txt").read_text().splitlines()
+    pairs = {line.split("\t")[0]: [] for line in text}
+    for line in text:
+        pairs[line.split("\t")[0]].append(line.split(": ", 1)[1] if ": " in line else "")
+    for name, pattern in list(groups.items())[:2]:
+        tags = [t for t in sorted(pairs) if re.search(pattern, t)]
+        assert len(tags) == 10  # dev-0 ... dev-19
+        expected = word_error_rate([pairs[t][0] for t in tags], [pairs[t][1] for t in tags])
+        assert lines[1 + list(groups).index(name)].endswith(f": {expected}")
+    assert lines[3].endswith(": no sequence tag matches the group's regular expression")
+    assert main(["recog", str(trained), "recog_score_groups={'bad': '(unclosed'}"]) == 1
+    assert "group 'bad': '(unclosed' is not a regular expression" in capsys.readouterr().err
 
 
 def test_lm_then_tune_the_lm_weight_and_word_penalty(
@@ -80,6 +104,7 @@ def test_lm_then_tune_the_lm_weight_and_word_penalty(
     [
         (["learning_rate=0.1,0.2"], r"--tune learning_rate: only recog_\* keys that the decoding reads can be tuned"),
         (["recog_output=a,b"], r"--tune recog_output: only recog_\* keys"),
+        (["recog_score_groups=a,b"], r"--tune recog_score_groups: only recog_\* keys"),
         (["recog_lm_weigth=0,1"], "unknown config key 'recog_lm_weigth'; did you mean 'recog_lm_weight'"),
         (["recog_lm_weight=0,-1"], r"'recog_lm_weight': -1 .*must be >= 0"),
         (["recog_lm_weight=0", "recog_lm_weight=1"], "--tune recog_lm_weight is given twice"),

@@ -14,6 +14,7 @@ from seqtrain.model.net_dict_builder import NetDictModelBuilder
 FEATURES = 6
 CLASSES = 5
 EXTERN_DATA = {"data": {"dim": FEATURES}, "classes": {"dim": CLASSES, "sparse": True}}
+EXTERN_12AX = {"data": {"dim": 9}, "classes": {"dim": 2, "sparse": True}}  # RETURNN's 12AX demo task
 
 
 def make_batch(frames: list[int], labels: list[int], *, seed: int = 0, frame_labels: bool = False) -> Batch:
@@ -64,3 +65,32 @@ def run_step(
         with torch.no_grad():
             builder.train_step(model=model, batch=batch, ctx=ctx)
     return ctx
+
+
+def make_12ax_builder(network: dict[str, Any]) -> NetDictModelBuilder:
+    """A builder for RETURNN's 12AX demo nets: 9 input features, 2 classes."""
+    return NetDictModelBuilder(Config.from_dict({"extern_data": EXTERN_12AX, "network": network}))
+
+
+def make_12ax_batch(lengths: list[int]) -> Batch:
+    """Random 12AX-shaped features [B, T, 9] with a random class per frame."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(len(lengths), max(lengths), 9, generator=gen)
+    y = torch.randint(0, 2, (len(lengths), max(lengths)), generator=gen, dtype=torch.int32)
+    lens = torch.tensor(lengths, dtype=torch.int32)
+    tags = [f"seq-{i}" for i in range(len(lengths))]
+    return Batch({"data": x, "classes": y}, {"data": lens, "classes": lens}, tags, list(range(len(lengths))))
+
+
+def explicit_lstm_unit(n_out: int, output_eval: str) -> dict[str, Any]:
+    """The rec unit of RETURNN's demo-tf-rec-explicit-lstm: an LSTM spelled out in linear and eval layers;
+    `output_eval` combines source(0) = the output gate with source(1) = the cell."""
+    gate = {"class": "linear", "from": "input", "n_out": n_out}
+    return {
+        "input": {"class": "copy", "from": ["prev:output", "data:source"]},
+        "input_gate": {**gate, "activation": "sigmoid"}, "forget_gate": {**gate, "activation": "sigmoid"},
+        "output_gate": {**gate, "activation": "sigmoid"}, "cell_in": {**gate, "activation": "tanh"},
+        "c": {"class": "eval", "from": ["input_gate", "cell_in", "forget_gate", "prev:c"],
+              "eval": "source(0) * source(1) + source(2) * source(3)"},
+        "output": {"class": "eval", "from": ["output_gate", "c"], "eval": output_eval},
+    }  # fmt: skip

@@ -8,41 +8,25 @@ import re
 import pytest
 import torch
 
-from seqtrain.config import Config
-from seqtrain.data.loader import Batch
 from seqtrain.errors import ConfigError
 from seqtrain.model.context import StepContext
-from seqtrain.model.net_dict_builder import NetDictModelBuilder
 from seqtrain.nn.layers import LAYERS, layer_classes
 from seqtrain.nn.net_dict import parse_net_dict
 from seqtrain.nn.net_module import Network
 from seqtrain.nn.regularization import filter_grad
 from seqtrain.nn.returnn_layers import returnn_layer_support
 from seqtrain.nn.seq import Seq, SeqInfo
-
-EXTERN_12AX = {"data": {"dim": 9}, "classes": {"dim": 2, "sparse": True}}
-
-
-def _builder(network: dict) -> NetDictModelBuilder:
-    return NetDictModelBuilder(Config.from_dict({"extern_data": EXTERN_12AX, "network": network}))
-
-
-def _batch(lengths: list[int]) -> Batch:
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(len(lengths), max(lengths), 9, generator=gen)
-    y = torch.randint(0, 2, (len(lengths), max(lengths)), generator=gen, dtype=torch.int32)
-    lens = torch.tensor(lengths, dtype=torch.int32)
-    return Batch({"data": x, "classes": y}, {"data": lens, "classes": lens}, ["a", "b", "c"][: len(lengths)], [0, 1])
+from tests.nn.helpers import make_12ax_batch, make_12ax_builder
 
 
 def _train_step(network: dict) -> tuple[torch.nn.Module, StepContext]:
     """Builds the net, runs one training step and its backward pass; every parameter gets a gradient."""
-    builder = _builder(network)
+    builder = make_12ax_builder(network)
     torch.manual_seed(0)
     model = builder.build(epoch=1, step=0)
     model.train(True)
     ctx = StepContext(train=True, epoch=1, step=0)
-    builder.train_step(model=model, batch=_batch([7, 4]), ctx=ctx)
+    builder.train_step(model=model, batch=make_12ax_batch([7, 4]), ctx=ctx)
     total = torch.stack([t.summed * t.scale for t in ctx.losses.values() if not t.as_error]).sum()
     total.backward()
     assert all(p.grad is not None for p in model.parameters())
@@ -103,7 +87,7 @@ def test_unit_opts_forget_bias_and_unsupported_rec_options() -> None:
         ({"unit": "lstm", "n_out": 3, "initial_state": "keep_over_epoch"}, "initial_state 'keep_over_epoch'"),
     ]:
         with pytest.raises(ConfigError, match=re.escape(message)):
-            _builder({"fw0": {"class": "rec", **layer}, "output": {"class": "softmax", "loss": "ce"}}).build(
+            make_12ax_builder({"fw0": {"class": "rec", **layer}, "output": {"class": "softmax", "loss": "ce"}}).build(
                 epoch=1, step=0
             )
 
@@ -181,7 +165,7 @@ def test_rec_unit_initial_output_is_the_value_of_prev_at_the_first_step() -> Non
 )  # fmt: skip
 def test_rec_units_returnn_decoders_are_clear_errors(layer: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
-        _builder({"enc": {"class": "linear", "n_out": 4}, "dec": {"class": "rec", **layer},
+        make_12ax_builder({"enc": {"class": "linear", "n_out": 4}, "dec": {"class": "rec", **layer},
                   "output": {"class": "softmax", "loss": "ce", "from": "enc"}}).build(epoch=1, step=0)  # fmt: skip
 
 

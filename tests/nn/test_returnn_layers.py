@@ -17,7 +17,7 @@ from seqtrain.nn.net_dict import parse_net_dict
 from seqtrain.nn.net_module import Network
 from seqtrain.nn.returnn_layers import RETURNN_LAYER_CLASSES
 from seqtrain.nn.seq import Seq, SeqInfo
-from tests.nn.helpers import CLASSES, build, make_batch, make_builder, run_step
+from tests.nn.helpers import CLASSES, build, explicit_lstm_unit, make_batch, make_builder, run_step
 
 INFOS = {"data": SeqInfo.dense(6), "classes": SeqInfo.classes(CLASSES)}
 
@@ -130,15 +130,7 @@ def test_rec_unit_is_the_explicit_recurrence_frame_by_frame() -> None:
 
 def test_rec_unit_lstm_of_eval_strings_settles_its_dims() -> None:
     """RETURNN's demo-tf-rec-explicit-lstm: prev:c and prev:output get the dims their layers compute."""
-    gate = {"class": "linear", "from": "input", "n_out": 3}
-    unit = {
-        "input": {"class": "copy", "from": ["prev:output", "data:source"]},
-        "input_gate": {**gate, "activation": "sigmoid"}, "forget_gate": {**gate, "activation": "sigmoid"},
-        "output_gate": {**gate, "activation": "sigmoid"}, "cell_in": {**gate, "activation": "tanh"},
-        "c": {"class": "eval", "from": ["input_gate", "cell_in", "forget_gate", "prev:c"],
-              "eval": "source(0) * source(1) + source(2) * source(3)"},
-        "output": {"class": "eval", "from": ["output_gate", "c"], "eval": "source(0) * tf.tanh(source(1))"},
-    }  # fmt: skip
+    unit = explicit_lstm_unit(3, "source(0) * tf.tanh(source(1))")
     net = _network({"lstm": {"class": "rec", "from": "data", "unit": unit}, "out": {"class": "softmax", "n_out": 2,
                                                                                "from": "lstm"}})  # fmt: skip
     assert net.infos["lstm"].dim == 3 and net.layer("lstm").step.infos["input"].dim == 3 + 6

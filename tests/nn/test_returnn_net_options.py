@@ -10,20 +10,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqtrain.config import Config
-from seqtrain.data.loader import Batch
 from seqtrain.errors import ConfigError
 from seqtrain.model.context import StepContext
-from seqtrain.model.net_dict_builder import NetDictModelBuilder
 from seqtrain.nn.layer import activation_fn
 from seqtrain.nn.layers import layer_classes
 from seqtrain.nn.net_dict import parse_net_dict
 from seqtrain.nn.net_module import Network
 from seqtrain.nn.returnn_layers import IGNORED_LAYER_OPTIONS, SAME_NAME_NOTES, UNSUPPORTED_LAYER_OPTIONS
 from seqtrain.nn.seq import Seq, SeqInfo
+from tests.nn.helpers import explicit_lstm_unit, make_12ax_batch, make_12ax_builder
 
 INFOS = {"data": SeqInfo.dense(9), "classes": SeqInfo.classes(2)}  # RETURNN's 12AX task
-EXTERN_12AX = {"data": {"dim": 9}, "classes": {"dim": 2, "sparse": True}}
 
 
 def _network(net: dict) -> Network:
@@ -33,18 +30,6 @@ def _network(net: dict) -> Network:
 
 def _run(net: Network, name: str, x: torch.Tensor, lengths: list[int]) -> Seq:
     return net({"data": Seq(x, torch.tensor(lengths))}, [name], {})[name]
-
-
-def _builder(network: dict) -> NetDictModelBuilder:
-    return NetDictModelBuilder(Config.from_dict({"extern_data": EXTERN_12AX, "network": network}))
-
-
-def _batch(lengths: list[int]) -> Batch:
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(len(lengths), max(lengths), 9, generator=gen)
-    y = torch.randint(0, 2, (len(lengths), max(lengths)), generator=gen, dtype=torch.int32)
-    lens = torch.tensor(lengths, dtype=torch.int32)
-    return Batch({"data": x, "classes": y}, {"data": lens, "classes": lens}, [str(i) for i in lengths], [0, 1])
 
 
 def test_one_error_lists_every_layer_seqtrain_lacks() -> None:
@@ -167,7 +152,7 @@ def test_dropout_and_l2_inside_a_rec_unit() -> None:
             "output": {"class": "copy", "from": "h"}}  # fmt: skip
     network = {"rnn": {"class": "rec", "from": "data", "unit": unit},
                "output": {"class": "softmax", "loss": "ce", "from": "rnn"}}  # fmt: skip
-    builder = _builder(network)
+    builder = make_12ax_builder(network)
     torch.manual_seed(0)
     model = builder.build(epoch=1, step=0)
     x = torch.randn(2, 5, 9)
@@ -178,7 +163,7 @@ def test_dropout_and_l2_inside_a_rec_unit() -> None:
     trained = model({"data": Seq(x, torch.tensor([5, 4]))}, ["rnn"], {})["rnn"].tensor
     assert not torch.allclose(trained, evaluated)  # dropout on the step input in training only
     ctx = StepContext(train=True, epoch=1, step=0)
-    builder.train_step(model=model, batch=_batch([5, 4]), ctx=ctx)
+    builder.train_step(model=model, batch=make_12ax_batch([5, 4]), ctx=ctx)
     h = model.layer("rnn").step.layer("h")
     expected = 0.01 * (h.weight.pow(2).sum() + h.bias.pow(2).sum())
     torch.testing.assert_close(ctx.losses["L2"].summed, expected)
@@ -188,23 +173,15 @@ def test_dropout_and_l2_inside_a_rec_unit() -> None:
 
 def test_explicit_lstm_demo_shape_trains_with_the_output_dim_from_the_target() -> None:
     """RETURNN's demo-tf-rec-explicit-lstm: an LSTM of linear/eval layers in a rec unit, softmax without n_out."""
-    gate = {"class": "linear", "from": "input", "n_out": 5}
-    unit = {
-        "input": {"class": "copy", "from": ["prev:output", "data:source"]},
-        "input_gate": {**gate, "activation": "sigmoid"}, "forget_gate": {**gate, "activation": "sigmoid"},
-        "output_gate": {**gate, "activation": "sigmoid"}, "cell_in": {**gate, "activation": "tanh"},
-        "c": {"class": "eval", "from": ["input_gate", "cell_in", "forget_gate", "prev:c"],
-              "eval": "source(0) * source(1) + source(2) * source(3)"},
-        "output": {"class": "eval", "from": ["output_gate", "c"], "eval": "source(0) * source(1)"},
-    }  # fmt: skip
-    builder = _builder({"lstm": {"class": "rec", "from": ["data"], "unit": unit},
+    unit = explicit_lstm_unit(5, "source(0) * source(1)")
+    builder = make_12ax_builder({"lstm": {"class": "rec", "from": ["data"], "unit": unit},
                         "output": {"class": "softmax", "loss": "ce", "from": ["lstm"]}})  # fmt: skip
     torch.manual_seed(0)
     model = builder.build(epoch=1, step=0)
     shapes = {n: tuple(p.shape) for n, p in model.named_parameters()}
     assert shapes["lstm.step.input_gate.weight"] == (5, 5 + 9) and shapes["output.weight"] == (2, 5)
     ctx = StepContext(train=True, epoch=1, step=0)
-    builder.train_step(model=model, batch=_batch([6, 3]), ctx=ctx)
+    builder.train_step(model=model, batch=make_12ax_batch([6, 3]), ctx=ctx)
     assert set(ctx.losses) == {"output", "output_error"} and float(ctx.losses["output"].inv_norm_factor) == 9
     ctx.losses["output"].summed.backward()
     assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in model.parameters())

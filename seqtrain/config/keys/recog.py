@@ -1,6 +1,7 @@
 """Keys of recognition (`seqtrain recog`)."""
 
-from typing import Literal
+import re
+from typing import Any, Literal
 
 from seqtrain.config.registry import at_least, declare, greater_than
 
@@ -103,6 +104,27 @@ declare(
     "hmm decoders: log prior scale (tune, typically 0.3 to 1.0; 0 = no prior)",
     group=G,
     check=at_least(0),
+)
+
+
+def _regular_expressions(groups: Any) -> str | None:
+    """A `check`: every value of the dict compiles as a regular expression."""
+    for name, pattern in (groups or {}).items():
+        try:
+            re.compile(pattern)
+        except re.error as e:
+            return f"group {name!r}: {pattern!r} is not a regular expression ({e})"
+    return None
+
+
+declare(
+    "recog_score_groups",
+    dict[str, str] | None,
+    None,
+    "`seqtrain recog`: also the WER of subsets of a dataset, name -> regular expression searched in each sequence "
+    "tag, e.g. {'digits': '-digits-', 'sentences': '-sentences-'}; printed after the dataset's WER",
+    group=G,
+    check=_regular_expressions,
 )
 declare(
     "output_file",
