@@ -24,6 +24,7 @@ nothing; a directory prepared before the test sets existed gets only the missing
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import soundfile
-from tts_plan import SETS, TEST_SETS, VOCAB, hdf_specs, per_task, plan_set
+from tts_plan import SENTENCE_WORDS, SETS, TEST_SETS, VOCAB, hdf_specs, per_task, plan_set
 from tts_render import process
 
 from seqtrain.data.hdf import HDFDataset, HDFWriter
@@ -268,6 +269,11 @@ def write_marker(out: Path, info: dict[str, Any]) -> None:
     temporary.replace(out / "done.json")
 
 
+def words_digest() -> str:
+    """A fingerprint of the sentence words in done.json: sets spoken from another list are out of date."""
+    return hashlib.sha256(" ".join(SENTENCE_WORDS).encode()).hexdigest()[:16]
+
+
 def reusable(out: Path, args: argparse.Namespace) -> dict[str, Any] | None:
     """done.json when OUT holds what was asked for (maybe without some test sets), else None (rebuild).
 
@@ -280,6 +286,12 @@ def reusable(out: Path, args: argparse.Namespace) -> dict[str, Any] | None:
         return None
     if args.synthesize and (done.get("source") != "espeak-ng" or "train" not in done.get("audio", [])):
         return None
+    if done.get("sentence_words") != words_digest():  # prepared before prepare.py spoke the shared copy's words
+        if done.get("source") != "shared":
+            print(f"prepare: {out} was synthesized from another list of sentence words; preparing it again")
+            return None
+        print(f"prepare: the test sets in {out} were spoken from another list of sentence words; redoing them")
+        done["sets"] = [n for n in done.get("sets") or list(done.get("counts", {})) if n not in TEST_SETS]
     return done
 
 
@@ -303,6 +315,7 @@ def complete(out: Path, done: dict[str, Any], args: argparse.Namespace, command:
     sets = [n for n in SETS if n in have or n in missing]
     done.update(sets=sets, counts={**done.get("counts", {}), **counts}, audio=audio_sets(out, tuple(sets)))
     done["completed"] = {"sets": list(missing), "wall_s": wall, "command": command}
+    done["sentence_words"] = words_digest()
     write_marker(out, done)
     print(f"prepare: added in {wall:.1f} s: {counts}")
     return 0
@@ -339,6 +352,7 @@ def main(argv: list[str] | None = None) -> int:
         "sets": list(sets),
         "audio": audio_sets(out, sets),
         "counts": counts,
+        "sentence_words": words_digest(),
         "wall_s": wall,
         "command": command,
     }

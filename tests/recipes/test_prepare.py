@@ -160,6 +160,31 @@ def test_an_old_directory_gets_only_the_missing_test_sets(
     assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
+def test_sets_spoken_from_another_word_list_are_made_again(
+    tiny: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A folder from before prepare.py spoke the shared copy's sentence words: a synthesized one is prepared again,
+    one with the shared copy's train/dev gets new test sets only."""
+    out = tmp_path / "out"
+    assert prepare.main(["--out", str(out), "--synthesize", "--small"]) == 0
+    done = json.loads((out / "done.json").read_text())
+    assert done["sentence_words"] == prepare.words_digest()
+    (out / "done.json").write_text(json.dumps({**done, "sentence_words": None}))
+    capsys.readouterr()
+    assert prepare.main(["--out", str(out), "--synthesize", "--small"]) == 0
+    assert "synthesized from another list of sentence words; preparing it again" in capsys.readouterr().out
+    assert json.loads((out / "done.json").read_text())["sentence_words"] == prepare.words_digest()
+    done = json.loads((out / "done.json").read_text())
+    (out / "done.json").write_text(json.dumps({**done, "source": "shared", "sentence_words": None}))
+    train = (out / "train.hdf").stat().st_mtime_ns
+    assert prepare.main(["--out", str(out), "--small"]) == 0
+    printed = capsys.readouterr().out
+    assert "were spoken from another list of sentence words; redoing them" in printed
+    assert "adding ['test_espeak_unseen', 'test_flite']" in printed
+    assert (out / "train.hdf").stat().st_mtime_ns == train
+    assert json.loads((out / "done.json").read_text())["sentence_words"] == prepare.words_digest()
+
+
 def test_missing_tools_and_voices_fail_before_anything_is_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
