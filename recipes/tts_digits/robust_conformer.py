@@ -2,7 +2,7 @@
 
     python recipes/tts_digits/prepare.py --out data/tts_digits --synthesize   # needs the training audio (FLAC)
     seqtrain train recipes/tts_digits/robust_conformer.py
-    seqtrain recog recipes/tts_digits/robust_conformer.py --data dev --tune recog_lm_weight=... recog_word_score=...
+    seqtrain recog recipes/tts_digits/robust_conformer.py --data dev --tune recog_lm_weight=... recog_word_penalty=...
     seqtrain recog recipes/tts_digits/robust_conformer.py --data dev,test_espeak_unseen,test_flite
 
 The training utterances are read as audio (`AudioDataset`) and changed differently every epoch before their
@@ -69,7 +69,7 @@ batch_size = 8000
 max_seqs = 64
 optimizer = _BASE["optimizer"]
 learning_rate = _BASE["learning_rate"]
-_STEPS_PER_EPOCH = 189  # batches of the un-augmented first epoch (speed perturbation moves later ones by a few)
+_STEPS_PER_EPOCH = 189  # batches of epoch 1; augmented epochs have 191-192 (the last ~30 steps keep the final rate)
 _WARMUP = 400
 learning_rate_step_schedule = {
     "warmup_steps": _WARMUP, "decay": "cosine", "decay_steps": num_epochs * _STEPS_PER_EPOCH - _WARMUP,
