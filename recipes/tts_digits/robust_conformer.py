@@ -70,11 +70,7 @@ max_seqs = 64
 optimizer = _BASE["optimizer"]
 learning_rate = _BASE["learning_rate"]
 _STEPS_PER_EPOCH = 189  # batches of epoch 1; augmented epochs have 191-192 (the last ~30 steps keep the final rate)
-_WARMUP = 400
-learning_rate_step_schedule = {
-    "warmup_steps": _WARMUP, "decay": "cosine", "decay_steps": num_epochs * _STEPS_PER_EPOCH - _WARMUP,
-    "final_scale": 0.05,
-}  # fmt: skip
+learning_rate_step_schedule = _BASE["_warmup_then_cosine"](num_epochs, _STEPS_PER_EPOCH)
 gradient_clip_global_norm = 5.0
 cleanup_old_models = False  # every epoch is decoded afterwards for the README's per-epoch dev WER
 network = _BASE["network"]
