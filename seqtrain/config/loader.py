@@ -60,11 +60,15 @@ def parse_override(text: str) -> tuple[str, Any]:
     name = name.strip()
     if not name.isidentifier():
         raise ConfigError(f"command-line override {text!r}: {name!r} is not a valid key name")
+    return name, parse_value(raw)
+
+
+def parse_value(raw: str) -> Any:
+    """A value given on the command line: a Python literal if it parses as one, else the plain string."""
     try:
-        value = ast.literal_eval(raw)
+        return ast.literal_eval(raw)
     except (ValueError, SyntaxError):
-        value = raw
-    return name, value
+        return raw
 
 
 def _syntax_error(path: Path, error: SyntaxError) -> ConfigError:

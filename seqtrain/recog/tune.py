@@ -8,7 +8,6 @@ does not depend on anything but the grid's order.
 
 from __future__ import annotations
 
-import ast
 import itertools
 import json
 import os
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from seqtrain.config import Config
+from seqtrain.config.loader import parse_value
 from seqtrain.config.settings import RecogSettings, concern_of
 from seqtrain.errors import ConfigError
 from seqtrain.recog.run import Forwarded, Recognizer
@@ -81,7 +81,7 @@ def parse_grid(items: Sequence[str], config: Config) -> dict[str, list[Any]]:
             )
         if name in grid:
             raise ConfigError(f"--tune {name} is given twice; list all its values in one KEY=V1,V2,...")
-        grid[name] = [_literal(part) for part in raw.split(",")]
+        grid[name] = [parse_value(part.strip()) for part in raw.split(",")]
         for value in grid[name]:
             config.with_values({name: value})
     if not grid:
@@ -96,10 +96,3 @@ def tune_grid(recognizer: Recognizer, forwarded: Forwarded, grid: dict[str, list
         values = dict(zip(names, combination))
         result = recognizer.decode(forwarded, RecogSettings.from_config(recognizer.config.with_values(values)))
         yield TunePoint(values, result.wer)
-
-
-def _literal(text: str) -> Any:
-    try:
-        return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError):
-        return text.strip()
