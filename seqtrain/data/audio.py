@@ -17,7 +17,6 @@ it is loaded, each naming the manifest line and the file.
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 from seqtrain.data.augment.pipeline import Augmentation, EpochAugmentation
 from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
 from seqtrain.data.features import FeatureOptions, compute_features
+from seqtrain.data.manifest_row import manifest_row
 from seqtrain.data.vocab import VocabError, Vocabulary, make_vocab
 from seqtrain.errors import DataError
 
@@ -77,13 +77,7 @@ class AudioDataset(Dataset):
         for line, text in enumerate(self.manifest.read_text(encoding="utf8").splitlines(), start=1):
             if not text.strip():
                 continue
-            try:
-                row = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise DataError(f"{self._where(line)}: not a JSON object ({e})") from e
-            if not isinstance(row, dict) or not isinstance(row.get("path"), str):
-                raise DataError(f'{self._where(line)}: needs a "path" to an audio file')
-            rows.append((line, row))
+            rows.append((line, manifest_row(text, "path", self._where(line), hint=" (the audio file)")))
         if not rows:
             raise DataError(f"dataset {self.name!r}: manifest {self.manifest} lists no utterances")
         return rows

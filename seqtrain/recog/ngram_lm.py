@@ -9,7 +9,6 @@ temporary name in its directory and renamed, so a failed or interrupted build ne
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -19,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from seqtrain.data.manifest_row import manifest_row
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.recog.arpa import add_unigrams
 
@@ -107,13 +107,7 @@ def read_texts(path: Path) -> list[str]:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{path}:{number}: not JSON ({e.msg}); a .jsonl manifest has one object per line") from e
-        if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
-            raise DataError(f'{path}:{number}: no "text" string; a manifest line needs the transcript as "text"')
-        texts.append(entry["text"])
+        texts.append(manifest_row(line, "text", f"{path}, line {number}", hint=" (the transcript)")["text"])
     return texts
 
 

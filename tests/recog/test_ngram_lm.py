@@ -83,10 +83,10 @@ def test_texts_come_from_manifests_or_plain_lines(tmp_path: Path) -> None:
     plain.write_text("one two\n\nthree\n")
     assert read_texts(manifest) == read_texts(plain) == ["one two", "three"]
     manifest.write_text('{"text": "one"}\n{"audio": "x.wav"}\n')
-    with pytest.raises(DataError, match=r'train.jsonl:2: no "text" string'):
+    with pytest.raises(DataError, match=r'train.jsonl, line 2: needs a "text" string \(the transcript\)'):
         read_texts(manifest)
     manifest.write_text("one two\n")
-    with pytest.raises(DataError, match=r"train.jsonl:1: not JSON"):
+    with pytest.raises(DataError, match=r"train.jsonl, line 1: not a JSON object \(Expecting value\); a manifest"):
         read_texts(manifest)
     with pytest.raises(DataError, match=r"cannot read .*missing.txt"):
         read_texts(tmp_path / "missing.txt")

@@ -10,7 +10,6 @@ the manifest line; a file at another sample rate is resampled (soxr) when read.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from seqtrain.data.augment.transform import AugmentContext
+from seqtrain.data.manifest_row import manifest_row
 from seqtrain.errors import ConfigError, DataError
 
 
@@ -56,12 +56,7 @@ def _read_manifest(manifest: Path, *, what: str, where: str) -> list[tuple[Path,
         if not text:
             continue
         if text.startswith("{"):
-            try:
-                path = json.loads(text).get("path")
-            except (json.JSONDecodeError, AttributeError) as e:
-                raise DataError(f"{what} manifest {manifest}, line {line}: not a JSON object ({e})") from e
-            if not isinstance(path, str):
-                raise DataError(f'{what} manifest {manifest}, line {line}: needs a "path"')
+            path = manifest_row(text, "path", f"{what} manifest {manifest}, line {line}")["path"]
         else:
             path = text
         resolved = Path(path) if Path(path).is_absolute() else manifest.parent / path

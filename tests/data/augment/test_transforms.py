@@ -153,6 +153,10 @@ def test_bad_files_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"noise manifest .*noise.jsonl, line 2: cannot read noise file .*broken.wav"):
         Augmentation([{"type": "noise", "snr_db": 5, "manifest": str(tmp_path / "noise.jsonl")}], sample_rate=RATE,
                      where="d")  # fmt: skip
+    (tmp_path / "noise.jsonl").write_text('n0.wav\n{"file": "n0.wav"}\n')  # a plain path line is fine
+    with pytest.raises(DataError, match=r'noise manifest .*noise.jsonl, line 2: needs a "path" string'):
+        Augmentation([{"type": "noise", "snr_db": 5, "manifest": str(tmp_path / "noise.jsonl")}], sample_rate=RATE,
+                     where="d")  # fmt: skip
     with pytest.raises(DataError, match=r"room impulse response file .*missing.wav does not exist"):
         Augmentation([{"type": "reverb", "files": [str(tmp_path / "missing.wav")]}], sample_rate=RATE, where="d")
     with pytest.raises(DataError, match=r"the noise manifest .*nothing.jsonl does not exist"):
