@@ -196,7 +196,8 @@ declare(
     dict[str, Any] | None,
     None,
     "per-step LR factor: {'warmup_steps', 'warmup': linear|exponential, 'init_scale', 'hold_steps', "
-    "'decay': exponential|inverse_sqrt|cosine|linear|step, 'decay_steps', 'decay_rate', 'final_scale'}",
+    "'decay': exponential|inverse_sqrt|cosine|linear|step, 'decay_steps', 'decay_rate', 'final_scale'}; "
+    "lengths in epochs instead: 'warmup_epochs', 'hold_epochs', 'decay_epochs' (floats)",
     group=G,
 )
 declare(

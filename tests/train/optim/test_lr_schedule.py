@@ -143,3 +143,39 @@ def test_net_dict_config_sets_the_rate_of_its_epoch() -> None:
     epoch_opt = OptimizerSettings.from_config(epoch_config)
     assert epoch_learning_rate(control, opt, epoch_opt, epoch=2, first_step=7) == 0.02
     assert control.reasons[2] == "#config of this epoch"
+
+
+def test_lengths_in_epochs_follow_the_continuous_epoch_whatever_the_batches_per_epoch() -> None:
+    """Warmup over 1 epoch, cosine to the end of epoch 3: the same curve whether an epoch has 4 or 5 batches."""
+    shape = parse_step_shape({"warmup_epochs": 1.0, "decay": "cosine", "decay_epochs": 2.0, "final_scale": 0.1})
+    assert shape is not None and shape.unit == "epochs"
+    first = StepLearningRate(epoch=1, epoch_learning_rate=1.0, first_step=0, num_batches=4, shape=shape)
+    assert [first(s) for s in range(4)] == pytest.approx([0.25, 0.5, 0.75, 1.0])
+    second = StepLearningRate(epoch=2, epoch_learning_rate=1.0, first_step=4, num_batches=5, shape=shape)
+    cosine = [0.1 + 0.9 * (1 + math.cos(math.pi * (k / 5) / 2)) / 2 for k in range(1, 6)]
+    assert [second(s) for s in range(4, 9)] == pytest.approx(cosine)  # half the decay after epoch 2
+    third = StepLearningRate(epoch=3, epoch_learning_rate=1.0, first_step=9, num_batches=3, shape=shape)
+    assert third(11) == pytest.approx(0.1)  # final_scale at the end of epoch 3
+    assert StepLearningRate(4, 1.0, 12, 3, shape=shape)(13) == pytest.approx(0.1)
+
+
+def test_epoch_lengths_may_be_fractions_and_noam_defaults_to_the_warmup() -> None:
+    shape = parse_step_shape({"warmup_epochs": 0.5, "decay": "inverse_sqrt"})
+    assert shape is not None and shape.decay_len == 0.5
+    rate = StepLearningRate(epoch=1, epoch_learning_rate=1.0, first_step=0, num_batches=4, shape=shape)
+    assert [rate(s) for s in range(4)] == pytest.approx([0.5, 1.0, math.sqrt(0.5 / 0.75), math.sqrt(0.5 / 1.0)])
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"warmup_epochs": 1.0, "decay_steps": 100, "decay": "cosine"}, r"\['decay_steps', 'warmup_epochs'\] mix"),
+        ({"decay": "cosine", "warmup_epochs": 1.0}, "decay 'cosine' needs 'decay_epochs' > 0, how many epochs"),
+        ({"warmup_epochs": "2"}, r"\['warmup_epochs'\]: got '2', expected float"),
+        ({"hold_epochs": -1.0}, "warmup_epochs, hold_epochs and decay_epochs must be >= 0"),
+        ({"warmup_epoch": 1.0}, "unknown field 'warmup_epoch'; did you mean 'warmup_epochs'"),
+    ],
+)
+def test_epoch_length_mistakes_name_the_field(spec: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_step_shape(spec)
