@@ -47,8 +47,8 @@ _STEPS_PER_EPOCH = 192  # the batch list of batch_size 8000 over the 6000 train 
 
 
 def _warmup_then_cosine(epochs: int, steps_per_epoch: int, warmup: int = 400) -> dict:
-    """Linear warmup over `warmup` steps, then cosine decay to 5 % at the last step of `epochs` (robust_conformer.py
-    uses it with its own counts)."""
+    """Linear warmup over `warmup` steps, then cosine decay to 5 % at the last step of `epochs` (every epoch has the
+    same batches here: HDF features, no speed perturbation)."""
     return {
         "warmup_steps": warmup,
         "decay": "cosine",

@@ -1,6 +1,7 @@
 """Data preparation for the tts_digits demo recipe: synthetic English speech (digits and short sentences) for CTC.
 
 Usage: python recipes/tts_digits/prepare.py --out data/tts_digits [--small] [--jobs 2] [--force] [--synthesize]
+                                          [--random-voices N]
 
 Sets (tts_plan.py says who speaks what): `train` and `dev` (32 espeak-ng voices) and two test sets of 300 digit
 strings + 300 sentences (--small: 50+50) in voices training never hears: `test_espeak_unseen` (other espeak-ng
@@ -17,8 +18,11 @@ or $SEQTRAIN_TTS_DIGITS_SHARED) it is linked (full) or subset (--small) instead;
 --synthesize generates every set with espeak-ng + sox + kaldi-native-fbank, following the shared corpus' README
 so that both sources give features in the same range, and keeps the FLAC of every set (OUT/audio/<set>/<id>.flac,
 ~250 MB for train): the way to get a corpus that audio augmentation can read. The test sets are always
-synthesized (the shared copy has none; they need espeak-ng, flite and sox). Rerunning with the same options does
-nothing; a directory prepared before the test sets existed gets only the missing test sets.
+synthesized (the shared copy has none; they need espeak-ng, flite and sox). --random-voices N (implies
+--synthesize) speaks train in the 8 classic variants plus N drawn espeak-ng variants (tts_voices.py; their files in
+OUT/espeak-ng/espeak-ng-data/voices/!v): more vocal tracts to learn from, none of them a test voice; dev keeps the
+32 classic voices. Rerunning with the same options does nothing; a directory prepared before the test sets existed
+gets only the missing test sets.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ from pathlib import Path
 from typing import Any
 
 import soundfile
-from tts_plan import SENTENCE_WORDS, SETS, TEST_SETS, VOCAB, hdf_specs, per_task, plan_set
+from tts_plan import RANDOM_VOICE_SEED, SENTENCE_WORDS, SETS, TEST_SETS, VOCAB, hdf_specs, per_task, plan_set
 from tts_render import process
+from tts_voices import ROOT, write_espeak_root
 
 from seqtrain.data.hdf import HDFDataset, HDFWriter
 from seqtrain.errors import ConfigError
@@ -119,10 +124,14 @@ def own_audio_dir(out: Path) -> Path:
     return audio
 
 
-def synthesize(out: Path, names: tuple[str, ...], small: bool, jobs: int) -> None:
-    """Generates the named sets; results arrive in plan order (imap) so HDF, manifest and tags line up."""
+def synthesize(out: Path, names: tuple[str, ...], small: bool, jobs: int, random_voices: int = 0) -> None:
+    """Generates the named sets; results arrive in plan order (imap) so HDF, manifest and tags line up.
+    `random_voices` drawn variants join train's classic ones (their data folder is written first)."""
     start, done = time.time(), 0
-    plans = {name: plan_set(name, per_task(name, small)) for name in names}
+    voices = {name: random_voices if name == "train" else 0 for name in names}
+    if voices.get("train"):
+        write_espeak_root(out, RANDOM_VOICE_SEED, random_voices)
+    plans = {name: plan_set(name, per_task(name, small), voices[name]) for name in names}
     total = sum(len(p) for p in plans.values())
     audio = own_audio_dir(out)
     with multiprocessing.Pool(max(1, jobs)) as pool:
@@ -243,7 +252,7 @@ def remove(path: Path) -> None:
 def clear_outputs(out: Path, names: tuple[str, ...] | None = None) -> None:
     """Removes the named sets' outputs, or (None) everything prepare writes, done.json first."""
     if names is None:
-        for name in ("done.json", "lexicon.txt", "audio", "lm"):
+        for name in ("done.json", "lexicon.txt", "audio", "lm", ROOT):
             remove(out / name)
         names = tuple(SETS)
     for name in names:
@@ -259,7 +268,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--jobs", type=int, default=2, help="worker processes for synthesis")
     ap.add_argument("--force", action="store_true", help="rebuild even if OUT/done.json matches")
     ap.add_argument("--synthesize", action="store_true", help="generate every set, keep its audio (no shared copy)")
-    return ap.parse_args(argv)
+    ap.add_argument(
+        "--random-voices", type=int, default=0, metavar="N", help="train also in N drawn espeak-ng voices (synthesizes)"
+    )
+    args = ap.parse_args(argv)
+    if args.random_voices < 0:
+        ap.error(f"--random-voices must be >= 0, got {args.random_voices}")
+    args.synthesize = args.synthesize or args.random_voices > 0  # drawn voices exist only when train is synthesized
+    return args
 
 
 def write_marker(out: Path, info: dict[str, Any]) -> None:
@@ -285,6 +301,10 @@ def reusable(out: Path, args: argparse.Namespace) -> dict[str, Any] | None:
     if done.get("small") != args.small:
         return None
     if args.synthesize and (done.get("source") != "espeak-ng" or "train" not in done.get("audio", [])):
+        return None
+    if done.get("random_voices", 0) != args.random_voices:
+        drawn = done.get("random_voices", 0)
+        print(f"prepare: train in {out} has {drawn} random voices, not {args.random_voices}; preparing it again")
         return None
     if done.get("sentence_words") != words_digest():  # prepared before prepare.py spoke the shared copy's words
         if done.get("source") != "shared":
@@ -339,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prepare: using the shared corpus {shared} ({'subset' if args.small else 'symlinks'})", flush=True)
         (subset_shared if args.small else link_shared)(shared, out)
     print(f"prepare: synthesizing {list(synthesized)} into {out} (jobs={args.jobs})", flush=True)
-    synthesize(out, synthesized, args.small, args.jobs)
+    synthesize(out, synthesized, args.small, args.jobs, args.random_voices)
     sets = tuple(SETS)
     counts = check_outputs(out, sets)
     write_lexicon(out)
@@ -353,6 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         "audio": audio_sets(out, sets),
         "counts": counts,
         "sentence_words": words_digest(),
+        "random_voices": args.random_voices,
         "wall_s": wall,
         "command": command,
     }

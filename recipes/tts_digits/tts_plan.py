@@ -8,10 +8,11 @@ on --jobs, and the --small plan is exactly the first utterances of the full plan
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from tts_voices import PREFIX, ROOT, variant_names
 
 from seqtrain.data.dataset import DataSpec
 
@@ -97,6 +98,16 @@ SETS: dict[str, CorpusSet] = {
     )
 }
 TEST_SETS = tuple(name for name, s in SETS.items() if s.test)
+RANDOM_VOICE_SEED = 5  # of the drawn training variants (prepare.py --random-voices N: rv000 .. rv<N-1>)
+
+
+def with_random_voices(name: str, count: int) -> CorpusSet:
+    """The set `name` whose variants are the classic ones plus `count` drawn ones (only train takes them: dev
+    stays on the 32 classic voices, so dev WERs compare across corpora, and test sets never hear a drawn voice)."""
+    s = SETS[name]
+    if count and name != "train":
+        raise ValueError(f"only the train set takes random voices, not {name!r}")
+    return replace(s, variants=s.variants + variant_names(count)) if count else s
 
 
 def per_task(name: str, small: bool) -> int:
@@ -136,9 +147,12 @@ def _voice(s: CorpusSet, rng: np.random.RandomState) -> dict[str, Any]:
     return {"voice": f"flite:{voice}", "engine": "flite", "duration_stretch": stretch, "f0_mean": f0}
 
 
-def plan_set(name: str, count: int) -> list[dict[str, Any]]:
-    """All random choices of `count` utterances per task of a set: text, voice, then noise, level and silences."""
-    s = SETS[name]
+def plan_set(name: str, count: int, random_voices: int = 0) -> list[dict[str, Any]]:
+    """All random choices of `count` utterances per task of a set: text, voice, then noise, level and silences.
+
+    With `random_voices` (train only) the variant is drawn from the classic ones and that many drawn ones; an
+    utterance in a drawn voice names espeak-ng's private data folder (`espeak_root`, relative to OUT)."""
+    s = with_random_voices(name, random_voices)
     plan = []
     for t, task in enumerate(TASKS):
         rng = np.random.RandomState([s.seed, t])
@@ -148,6 +162,8 @@ def plan_set(name: str, count: int) -> list[dict[str, Any]]:
             u: dict[str, Any] = {"id": f"{name}-{task}-{i:05d}", "text": text}
             voice = _voice(s, rng)
             u.update(voice=voice.pop("voice"), task=task, **voice)
+            if u["voice"].split("+")[-1].startswith(PREFIX):
+                u["espeak_root"] = ROOT
             u.update(
                 snr_db=round(float(rng.uniform(15, 30)), 2),
                 noise=NOISES[rng.randint(len(NOISES))],

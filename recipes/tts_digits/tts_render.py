@@ -34,11 +34,13 @@ def colored_noise(kind: str, n: int, rng: np.random.RandomState) -> np.ndarray:
     return x / (np.sqrt(np.mean(x**2)) + 1e-12)
 
 
-def synthesizer_command(u: dict[str, Any]) -> list[str]:
-    """The engine's command line that writes the utterance as a wav file to stdout."""
+def synthesizer_command(u: dict[str, Any], out: str | Path) -> list[str]:
+    """The engine's command line that writes the utterance as a wav file to stdout; a drawn espeak-ng voice is read
+    from the private data folder under OUT (tts_voices.py)."""
     voice = u["voice"].split(":", 1)[1]
     if u["engine"] == "espeak":
-        opts = ["-v", voice, "-s", str(u["rate"]), "-p", str(u["pitch"]), "-g", str(u["word_gap"])]
+        root = [f"--path={Path(out) / u['espeak_root']}"] if u.get("espeak_root") else []
+        opts = [*root, "-v", voice, "-s", str(u["rate"]), "-p", str(u["pitch"]), "-g", str(u["word_gap"])]
         return ["espeak-ng", *opts, "--stdout", u["text"]]
     if u["engine"] == "flite":
         opts = ["-voice", voice, "--setf", f"duration_stretch={u['duration_stretch']}"]
@@ -48,9 +50,9 @@ def synthesizer_command(u: dict[str, Any]) -> list[str]:
     raise ValueError(f"unknown engine {u['engine']!r} in utterance {u['id']}")
 
 
-def speech(u: dict[str, Any]) -> np.ndarray:
+def speech(u: dict[str, Any], out: str | Path) -> np.ndarray:
     """The synthesizer's output at 16 kHz as floats in [-1, 1], its own leading and trailing silence trimmed."""
-    wav = subprocess.run(synthesizer_command(u), capture_output=True, check=True).stdout
+    wav = subprocess.run(synthesizer_command(u, out), capture_output=True, check=True).stdout
     sox = ["sox", "-V1", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed", "-b", "16"]
     raw = subprocess.run([*sox, "-c", "1", "-"], input=wav, capture_output=True, check=True).stdout  # -D: no dither
     x = np.frombuffer(raw, dtype=np.int16).astype(np.float64) / 32768.0
@@ -58,9 +60,9 @@ def speech(u: dict[str, Any]) -> np.ndarray:
     return x[loud[0] : loud[-1] + 1] if len(loud) else x
 
 
-def render_audio(u: dict[str, Any]) -> np.ndarray:
+def render_audio(u: dict[str, Any], out: str | Path) -> np.ndarray:
     """Synthesize, then level, pad with silence and add noise as planned -> int16 samples."""
-    x = speech(u)
+    x = speech(u, out)
     x *= 10 ** (u["level_dbfs"] / 20) / (np.sqrt(np.mean(x**2)) + 1e-12)
     lead, trail = (round(u[k] * SAMPLE_RATE) for k in ("lead_s", "trail_s"))
     x = np.concatenate([np.zeros(lead), x, np.zeros(trail)])
@@ -92,7 +94,7 @@ def process(job: tuple[dict[str, Any], str, str]) -> tuple[dict[str, Any], np.nd
     AudioDataset finds the audio without an `audio_root`.
     """
     u, out, name = job
-    samples = render_audio(u)
+    samples = render_audio(u, out)
     feats = fbank(samples)
     path = f"audio/{name}/{u['id']}.flac"
     soundfile.write(Path(out) / path, samples, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
