@@ -43,21 +43,12 @@ batch_size = 8000
 max_seqs = 64
 optimizer = {"class": "adamw", "weight_decay": 0.01, "epsilon": 1e-8}
 learning_rate = 1.5e-3
-_STEPS_PER_EPOCH = 192  # the batch list of batch_size 8000 over the 6000 train utterances
-
-
-def _warmup_then_cosine(epochs: int, steps_per_epoch: int, warmup: int = 400) -> dict:
-    """Linear warmup over `warmup` steps, then cosine decay to 5 % at the last step of `epochs` (every epoch has the
-    same batches here: HDF features, no speed perturbation)."""
-    return {
-        "warmup_steps": warmup,
-        "decay": "cosine",
-        "decay_steps": epochs * steps_per_epoch - warmup,
-        "final_scale": 0.05,
-    }
-
-
-learning_rate_step_schedule = _warmup_then_cosine(num_epochs, _STEPS_PER_EPOCH)
+_STEPS_PER_EPOCH = 192  # the batch list of batch_size 8000 over the 6000 train utterances (the same every epoch)
+_WARMUP = 400
+learning_rate_step_schedule = {
+    "warmup_steps": _WARMUP, "decay": "cosine", "decay_steps": num_epochs * _STEPS_PER_EPOCH - _WARMUP,
+    "final_scale": 0.05,
+}  # fmt: skip
 gradient_clip_global_norm = 5.0
 cleanup_old_models = {"keep_last_n": 2, "keep_best_n": 1}
 

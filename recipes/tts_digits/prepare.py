@@ -44,7 +44,7 @@ from typing import Any
 import soundfile
 from tts_plan import RANDOM_VOICE_SEED, SENTENCE_WORDS, SETS, TEST_SETS, VOCAB, hdf_specs, per_task, plan_set
 from tts_render import process
-from tts_voices import ROOT, write_espeak_root
+from tts_voices import ROOT, listed_variants, write_espeak_root
 
 from seqtrain.data.hdf import HDFDataset, HDFWriter
 from seqtrain.errors import ConfigError
@@ -73,8 +73,7 @@ def _output(cmd: list[str]) -> str:
 def installed_voices() -> tuple[set[str], set[str], set[str]]:
     """espeak-ng's languages and variants (the `!v/NAME` files) and flite's voices, as their listings say."""
     languages = {line.split()[1] for line in _output(["espeak-ng", "--voices"]).splitlines()[1:] if line.strip()}
-    variants = {t.removeprefix("!v/") for t in _output(["espeak-ng", "--voices=variant"]).split() if t[:3] == "!v/"}
-    return languages, variants, set(_output(["flite", "-lv"]).split(":", 1)[-1].split())
+    return languages, listed_variants(), set(_output(["flite", "-lv"]).split(":", 1)[-1].split())
 
 
 def require_tools(names: tuple[str, ...]) -> None:

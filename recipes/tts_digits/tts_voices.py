@@ -72,6 +72,14 @@ def variant_file_text(name: str, v: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def listed_variants(root: Path | None = None) -> set[str]:
+    """The variant names (`!v/NAME` files) espeak-ng lists, from its installed data or from the data folder under
+    `root` (its --path)."""
+    path = [f"--path={root}"] if root is not None else []
+    listed = subprocess.run(["espeak-ng", *path, "--voices=variant"], capture_output=True, text=True, check=True)
+    return {t.removeprefix("!v/") for t in listed.stdout.split() if t.startswith("!v/")}
+
+
 def installed_data_dir() -> Path:
     """The installed espeak-ng-data folder, as `espeak-ng --version` names it."""
     version = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=True).stdout
@@ -97,10 +105,7 @@ def write_espeak_root(out: Path, seed: int, count: int) -> Path:
     names = variant_names(count)
     for i, name in enumerate(names):
         (variants / name).write_text(variant_file_text(name, random_variant(seed, i)))
-    listed = subprocess.run(
-        ["espeak-ng", f"--path={root}", "--voices=variant"], capture_output=True, text=True, check=True
-    ).stdout
-    found = {t.removeprefix("!v/") for t in listed.split() if t.startswith("!v/")}
+    found = listed_variants(root)
     if found != set(names):
         raise SystemExit(f"prepare: espeak-ng --path={root} lists variants {sorted(found)[:5]}..., not the drawn ones")
     return root
