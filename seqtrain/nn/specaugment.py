@@ -1,4 +1,5 @@
-"""SpecAugment (Park et al. 2019): time warping, time masks and frequency masks, per sequence and length-aware.
+"""SpecAugment (Park et al. 2019): time warping, time masks and frequency masks, per sequence and length-aware;
+plus a random piecewise-linear warp of the frequency axis per sequence.
 
 Every sequence draws its own number of masks, widths and positions, bounded by its own length (not by
 the batch's padded length), so short sequences are not over-masked and masks never fall on padding.
@@ -24,6 +25,10 @@ class SpecAugmentOptions:
     max(time_mask_num[1], length // this) (RETURNN's `num_spatial_mask_factor`; None = fixed counts).
     `time_mask_max_ratio`: a time mask covers at most this fraction of its sequence (Park's p).
     `time_warp_max`: warp the time axis by up to this many frames around a random point (0 = off).
+    `freq_warp_max`: cut the feature axis into `freq_warp_segments` equal pieces, stretch each by its own factor
+    from [1 - max, 1 + max] and squeeze the result back to the same bins (0 = off). Unlike speed perturbation
+    (one factor for the whole axis: a longer or shorter vocal tract), the formants move independently, as
+    between accents (one vowel's F1 down, F2 up) and between synthesizers; the first and last bin stay put.
     """
 
     time_mask_num: tuple[int, int] = (1, 2)
@@ -33,6 +38,8 @@ class SpecAugmentOptions:
     freq_mask_num: tuple[int, int] = (1, 2)
     freq_mask_max_width: int | None = None  # None = feature dim // 5
     time_warp_max: int = 0
+    freq_warp_max: float = 0.0
+    freq_warp_segments: int = 6
     mask_value: float = 0.0
 
     @staticmethod
@@ -42,9 +49,16 @@ class SpecAugmentOptions:
             if key in opts:
                 opts[key] = _count_range(opts[key], f"{where}: {key}")
         try:
-            return SpecAugmentOptions(**opts)
+            parsed = SpecAugmentOptions(**opts)
         except TypeError as e:
             raise ConfigError(f"{where}: {e}") from e
+        if not 0.0 <= parsed.freq_warp_max < 1.0:
+            raise ConfigError(f"{where}: freq_warp_max must be in [0, 1), got {parsed.freq_warp_max!r}")
+        if isinstance(parsed.freq_warp_segments, bool) or not (
+            isinstance(parsed.freq_warp_segments, int) and parsed.freq_warp_segments >= 1
+        ):
+            raise ConfigError(f"{where}: freq_warp_segments must be an int >= 1, got {parsed.freq_warp_segments!r}")
+        return parsed
 
 
 def _count_range(value: int | tuple[int, int] | list[int], where: str) -> tuple[int, int]:
@@ -125,13 +139,45 @@ def time_warp(x: torch.Tensor, lengths: torch.Tensor, max_warp: int) -> torch.Te
     return out
 
 
+def freq_warp_sources(batch: int, dim: int, max_stretch: float, segments: int) -> torch.Tensor:
+    """[B, dim] float: for each output bin of each sequence, the (fractional) input bin it is read from.
+
+    Segment j of the input (equal pieces of [0, dim - 1]) is stretched by s_j ~ U[1 - max, 1 + max]; the
+    stretched pieces are rescaled to span [0, dim - 1] again, and the map is inverted piecewise-linearly."""
+    span = float(dim - 1)
+    stretch = 1.0 + (2.0 * torch.rand(batch, segments) - 1.0) * max_stretch
+    out_knots = torch.cat([torch.zeros(batch, 1), stretch.cumsum(dim=1)], dim=1)
+    out_knots = out_knots / out_knots[:, -1:] * span  # [B, segments + 1], increasing, 0 .. dim - 1
+    in_knots = torch.linspace(0.0, span, segments + 1)
+    positions = torch.arange(dim, dtype=torch.float32).expand(batch, dim).contiguous()
+    seg = (torch.searchsorted(out_knots, positions, right=True) - 1).clamp(0, segments - 1)
+    lo, hi = out_knots.gather(1, seg), out_knots.gather(1, seg + 1)
+    frac = (positions - lo) / (hi - lo)
+    return (in_knots[seg] + frac * (in_knots[seg + 1] - in_knots[seg])).clamp(0.0, span)
+
+
+def freq_warp(x: torch.Tensor, max_stretch: float, segments: int) -> torch.Tensor:
+    """x [B, T, F] with each sequence's feature axis warped (`freq_warp_sources`), linear interpolation."""
+    if max_stretch <= 0.0 or x.shape[-1] < 2:
+        return x
+    batch, _, dim = x.shape
+    sources = freq_warp_sources(batch, dim, max_stretch, segments).to(x.device)
+    low = sources.floor().long().clamp(max=dim - 2)
+    weight = (sources - low.to(sources.dtype)).to(x.dtype)[:, None, :]
+    index = low[:, None, :].expand(batch, x.shape[1], dim)
+    left, right = x.gather(2, index), x.gather(2, index + 1)
+    return left + weight * (right - left)
+
+
 def spec_augment(x: torch.Tensor, lengths: torch.Tensor, opts: SpecAugmentOptions, *, training: bool) -> torch.Tensor:
     """x [B, T, F] -> augmented x (training only); masks are set to `opts.mask_value`."""
     if not training:
         return x
     x = time_warp(x, lengths, opts.time_warp_max)
+    valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
+    if opts.freq_warp_max > 0.0:
+        x = torch.where(valid[:, :, None], freq_warp(x, opts.freq_warp_max, opts.freq_warp_segments), x)
     time_mask = draw_time_masks(lengths, opts).to_mask(x.shape[1]).to(x.device)
     freq_mask = draw_freq_masks(x.shape[0], x.shape[-1], opts).to_mask(x.shape[-1]).to(x.device)
-    valid = torch.arange(x.shape[1], device=x.device)[None, :] < lengths.to(x.device)[:, None]
     masked = (time_mask[:, :, None] | freq_mask[:, None, :]) & valid[:, :, None]
     return x.masked_fill(masked, opts.mask_value)

@@ -28,7 +28,8 @@ _CTC = {{"loss": "ctc", "target": "classes", "loss_opts": {{"zero_infinity": Tru
 
 def get_network(epoch, **kwargs):
     net = {{
-        "specaug": {{"class": "specaugment", "from": "data", "time_mask_max_width": 3, "freq_mask_max_width": 2}},
+        "specaug": {{"class": "specaugment", "from": "data", "time_mask_max_width": 3, "freq_mask_max_width": 2,
+                     "freq_warp_max": 0.1}},
         "conv": {{"class": "conv1d", "from": "specaug", "n_out": 12, "filter_size": 3, "strides": 2,
                   "activation": "relu"}},
         "lstm": {{"class": "blstm", "from": "conv", "n_out": 8, "dropout": {{1: 0.0, 2: 0.2}},

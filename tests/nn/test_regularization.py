@@ -70,7 +70,13 @@ def test_noisy_parameters_restores_parameters_and_passes_gradients() -> None:
 
 
 NET = {
-    "specaug": {"class": "specaugment", "from": "data", "time_mask_num": 2, "time_mask_max_width": 3},
+    "specaug": {
+        "class": "specaugment",
+        "from": "data",
+        "time_mask_num": 2,
+        "time_mask_max_width": 3,
+        "freq_warp_max": 0.2,
+    },
     "hidden": {
         "class": "linear",
         "from": "specaug",
@@ -100,7 +106,7 @@ def test_regularizers_switched_off_one_by_one_give_the_eval_value() -> None:
     off = {"dropout": 0.0, "param_variational_noise": 0.0}
     net = {
         **NET,
-        "specaug": {**NET["specaug"], "time_mask_num": 0, "freq_mask_num": 0},
+        "specaug": {**NET["specaug"], "time_mask_num": 0, "freq_mask_num": 0, "freq_warp_max": 0.0},
         "hidden": {**NET["hidden"], **off},
         "res": {**NET["res"], "survival_prob": 1.0},
     }

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
-from seqtrain.nn.specaugment import SpecAugmentOptions, draw_freq_masks, draw_time_masks, spec_augment, time_warp
+from seqtrain.errors import ConfigError
+from seqtrain.nn.specaugment import (
+    SpecAugmentOptions,
+    draw_freq_masks,
+    draw_time_masks,
+    freq_warp,
+    freq_warp_sources,
+    spec_augment,
+    time_warp,
+)
 
 
 def _runs(mask: torch.Tensor) -> int:
@@ -80,3 +90,52 @@ def test_time_warp_moves_frames_but_keeps_endpoints_and_padding() -> None:
         seq = warped[b, :length, 0]
         assert torch.all(seq[1:] >= seq[:-1])  # a monotone re-timing of a ramp stays monotone
         assert seq[0] >= 0 and seq[-1] <= length - 1
+
+
+def test_freq_warp_reads_each_bin_from_a_monotone_map_that_keeps_both_ends() -> None:
+    torch.manual_seed(4)
+    sources = freq_warp_sources(500, 80, 0.2, 6)
+    assert torch.all(sources[:, 1:] > sources[:, :-1])  # monotone: no bin order is swapped
+    torch.testing.assert_close(sources[:, 0], torch.zeros(500))
+    torch.testing.assert_close(sources[:, -1], torch.full((500,), 79.0))
+    shift = sources - torch.arange(80.0)
+    assert shift.abs().max() <= 0.2 * 79  # no bin moves by more than the largest stretch of the whole axis
+    assert shift.abs().amax(dim=1).min() > 0.0  # every sequence is warped ...
+    assert shift[:, 13].std() > 1.0 and shift[:, 40].std() > 1.0  # ... and differently: formants move
+    # independently: the shift at an F1 bin does not fix the shift at an F2 bin (speed perturbation would)
+    assert torch.corrcoef(torch.stack([shift[:, 13] / 13, shift[:, 50] / 50]))[0, 1].abs() < 0.9
+
+
+def test_freq_warp_interpolates_the_features_at_the_drawn_sources() -> None:
+    ramp = torch.arange(80.0).expand(3, 7, 80).contiguous()  # a frame whose value is its bin number
+    torch.manual_seed(9)
+    warped = freq_warp(ramp, 0.15, 4)
+    torch.manual_seed(9)
+    sources = freq_warp_sources(3, 80, 0.15, 4)
+    torch.testing.assert_close(warped, sources[:, None, :].expand(3, 7, 80), atol=1e-4, rtol=0)
+    assert torch.equal(freq_warp(ramp, 0.0, 4), ramp)
+
+
+def test_freq_warp_in_spec_augment_leaves_padding_and_evaluation_alone() -> None:
+    x = torch.randn(2, 12, 40)
+    lengths = torch.tensor([12, 5])
+    opts = SpecAugmentOptions(time_mask_num=(0, 0), freq_mask_num=(0, 0), freq_warp_max=0.2)
+    torch.manual_seed(2)
+    warped = spec_augment(x, lengths, opts, training=True)
+    assert not torch.equal(warped[:, :5], x[:, :5]) and torch.equal(warped[1, 5:], x[1, 5:])
+    assert torch.equal(spec_augment(x, lengths, opts, training=False), x)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"freq_warp_max": 1.0}, r"freq_warp_max must be in \[0, 1\), got 1.0"),
+        ({"freq_warp_max": -0.1}, "freq_warp_max must be"),
+        ({"freq_warp_segments": 0}, "freq_warp_segments must be an int >= 1, got 0"),
+        ({"freq_warp_segments": 2.5}, "freq_warp_segments must be an int"),
+        ({"freq_warp": 0.1}, "unexpected keyword argument 'freq_warp'"),
+    ],
+)
+def test_bad_freq_warp_options_are_named(options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        SpecAugmentOptions.from_dict(options, "layer 'specaug'")

@@ -18,6 +18,7 @@ from seqtrain.nn.layers import (
     recurrent,
     regularization,
     shape,
+    spectral,
     transducer,
 )
 from seqtrain.registry import Registry
@@ -36,6 +37,7 @@ _FAMILIES = (
     conformer,
     transducer,
     chunking,
+    spectral,
 )
 
 
