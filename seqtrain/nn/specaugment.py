@@ -52,7 +52,8 @@ class SpecAugmentOptions:
             parsed = SpecAugmentOptions(**opts)
         except TypeError as e:
             raise ConfigError(f"{where}: {e}") from e
-        if not 0.0 <= parsed.freq_warp_max < 1.0:
+        warp = parsed.freq_warp_max
+        if isinstance(warp, bool) or not isinstance(warp, (int, float)) or not 0.0 <= warp < 1.0:
             raise ConfigError(f"{where}: freq_warp_max must be in [0, 1), got {parsed.freq_warp_max!r}")
         if isinstance(parsed.freq_warp_segments, bool) or not (
             isinstance(parsed.freq_warp_segments, int) and parsed.freq_warp_segments >= 1

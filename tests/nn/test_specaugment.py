@@ -131,6 +131,7 @@ def test_freq_warp_in_spec_augment_leaves_padding_and_evaluation_alone() -> None
     [
         ({"freq_warp_max": 1.0}, r"freq_warp_max must be in \[0, 1\), got 1.0"),
         ({"freq_warp_max": -0.1}, "freq_warp_max must be"),
+        ({"freq_warp_max": "0.2"}, r"freq_warp_max must be in \[0, 1\), got '0.2'"),
         ({"freq_warp_segments": 0}, "freq_warp_segments must be an int >= 1, got 0"),
         ({"freq_warp_segments": 2.5}, "freq_warp_segments must be an int"),
         ({"freq_warp": 0.1}, "unexpected keyword argument 'freq_warp'"),

@@ -72,3 +72,10 @@ def test_all_coefficients_give_the_input_back_and_nothing_goes_into_checkpoints(
 def test_bad_options_are_named(num_coefficients: object, source: SeqInfo | None, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         _smoothing(num_coefficients, source)
+
+
+def test_num_coefficients_is_required() -> None:
+    with pytest.raises(ConfigError, match=r"layer 'out' \(class 'cepstral_smoothing'\): missing option\(s\)"):
+        parse_net_dict(
+            {"out": {"class": "cepstral_smoothing", "from": "data"}}, classes=layer_classes(), data_keys={"data"}
+        )
