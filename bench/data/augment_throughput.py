@@ -34,6 +34,7 @@ SINGLE = {
     "eq": {"type": "eq", "gain_db": (-6.0, 6.0)},
     "band_limit": {"type": "band_limit", "low_hz": 300.0, "high_hz": 3400.0},
     "gain": {"type": "gain", "db": 3.0},
+    "formant_bandwidth": {"type": "formant_bandwidth", "widen_hz": 200.0},
 }
 
 

@@ -115,6 +115,7 @@ def test_recomputes_the_shared_corpus_features_exactly() -> None:
 AUGMENT = [
     {"type": "speed", "factor": [0.9, 1.0, 1.1]},
     {"type": "pitch", "semitones": (-1.0, 1.0), "prob": 0.5},
+    {"type": "formant_bandwidth", "widen_hz": (0.0, 300.0), "prob": 0.5},
     {"type": "noise", "snr_db": (5, 20), "prob": 0.7},
     {"type": "gain", "db": (-6, 6)},
 ]
