@@ -35,6 +35,7 @@ SINGLE = {
     "band_limit": {"type": "band_limit", "low_hz": 300.0, "high_hz": 3400.0},
     "gain": {"type": "gain", "db": 3.0},
     "formant_bandwidth": {"type": "formant_bandwidth", "widen_hz": 200.0},
+    "breathiness": {"type": "breathiness", "noise_ratio": 0.3},
 }
 
 

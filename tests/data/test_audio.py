@@ -116,6 +116,7 @@ AUGMENT = [
     {"type": "speed", "factor": [0.9, 1.0, 1.1]},
     {"type": "pitch", "semitones": (-1.0, 1.0), "prob": 0.5},
     {"type": "formant_bandwidth", "widen_hz": (0.0, 300.0), "prob": 0.5},
+    {"type": "breathiness", "noise_ratio": (0.0, 0.5), "prob": 0.5},
     {"type": "noise", "snr_db": (5, 20), "prob": 0.7},
     {"type": "gain", "db": (-6, 6)},
 ]

@@ -1,5 +1,5 @@
-"""formant_bandwidth measured on synthetic vowels whose resonances are known: noise and pulses through an
-all-pole filter with given formant frequencies and bandwidths."""
+"""formant_bandwidth and breathiness measured on synthetic vowels whose resonances are known: noise and pulses
+through an all-pole filter with given formant frequencies and bandwidths."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 import scipy.linalg
 import scipy.signal
 
-from seqtrain.data.augment.formants import levinson_durbin
 from seqtrain.data.augment.pipeline import Augmentation
+from seqtrain.data.augment.source_filter import levinson_durbin
 from seqtrain.errors import ConfigError
 
 RATE = 16000
@@ -43,11 +43,14 @@ def _filter_db(formants: tuple[tuple[float, float], ...]) -> np.ndarray:
     return db - db.mean()
 
 
-def _widen(x: np.ndarray, widen_hz: float, **options: object) -> np.ndarray:
-    epoch = Augmentation([{"type": "formant_bandwidth", "widen_hz": widen_hz, **options}], sample_rate=RATE,
-                         where="test").at(1, random_seed=0)  # fmt: skip
+def _widen(x: np.ndarray, widen_hz: float) -> np.ndarray:
+    return _apply({"type": "formant_bandwidth", "widen_hz": widen_hz}, x)
+
+
+def _apply(spec: dict, x: np.ndarray, idx: int = 0) -> np.ndarray:
+    epoch = Augmentation([spec], sample_rate=RATE, where="test").at(1, random_seed=0)
     assert epoch is not None
-    drawn = epoch.draw(0, len(x))
+    drawn = epoch.draw(idx, len(x))
     out = epoch.apply(x, drawn, RATE)
     assert out.shape == x.shape and out.dtype == np.float32
     return out
@@ -78,16 +81,49 @@ def test_every_formant_gets_wider_by_the_drawn_hz_at_its_frequency() -> None:
     assert _db(out, x) == pytest.approx(0.0, abs=0.5)  # at the same energy
 
 
-def test_pitch_and_silence_are_kept() -> None:
+def _voiced_vowel() -> np.ndarray:
+    """A 125 Hz pulse train through the vowel filter, between quarter seconds of digital silence."""
     pulses = np.zeros(RATE)
-    pulses[:: RATE // 125] = 1.0  # 125 Hz voice
-    x = np.concatenate([np.zeros(RATE // 4, np.float32), _vowel(pulses), np.zeros(RATE // 4, np.float32)])
+    pulses[:: RATE // 125] = 1.0
+    return np.concatenate([np.zeros(RATE // 4, np.float32), _vowel(pulses), np.zeros(RATE // 4, np.float32)])
+
+
+def _periodicity(x: np.ndarray) -> float:
+    """Normalized autocorrelation of the voiced middle at the 125 Hz pitch period: 1 for a perfectly periodic voice."""
+    voiced = x[RATE // 4 + 2000 : RATE // 4 + RATE - 2000].astype(np.float64)
+    return float(np.dot(voiced[: -RATE // 125], voiced[RATE // 125 :]) / np.dot(voiced, voiced))
+
+
+def test_pitch_and_silence_are_kept() -> None:
+    x = _voiced_vowel()
     out = _widen(x, 300.0)
     assert np.all(out[: RATE // 8] == 0) and np.all(out[-RATE // 8 :] == 0)  # digital silence stays silence
     voiced = out[RATE // 4 + 2000 : RATE // 4 + RATE - 2000].astype(np.float64)
     lags = np.correlate(voiced, voiced, "full")[len(voiced) - 1 :]
     assert 40 + int(np.argmax(lags[40:400])) == RATE // 125  # the excitation (pitch period) is untouched
     np.testing.assert_array_equal(_widen(x, 0.0), x)  # widen_hz 0: the input itself
+
+
+def test_breathiness_fills_the_harmonics_with_noise_under_the_same_formants() -> None:
+    x = _voiced_vowel()
+    assert _periodicity(x) > 0.95
+    half = _apply({"type": "breathiness", "noise_ratio": 0.5}, x)
+    assert _periodicity(half) == pytest.approx(0.5 * _periodicity(x), abs=0.1)  # half the power is now aspiration
+    assert _periodicity(_apply({"type": "breathiness", "noise_ratio": 1.0}, x)) < 0.1  # all of it: whispered
+    assert _db(half, x) == pytest.approx(0.0, abs=0.5)
+    assert np.all(half[: RATE // 8] == 0) and np.all(half[-RATE // 8 :] == 0)
+
+    def smooth_envelope_db(signal: np.ndarray) -> np.ndarray:  # 250 Hz resolution: above the harmonics' spacing
+        freqs, power = scipy.signal.welch(signal[RATE // 4 : -RATE // 4].astype(np.float64), RATE, nperseg=64)
+        return 10 * np.log10(power[freqs >= 200])  # above the voice's fundamental
+
+    audible = smooth_envelope_db(x) > smooth_envelope_db(x).max() - 40  # the fit's noise floor is at -40 dB
+    assert audible.sum() >= 10  # up to about 3 kHz: all three formants
+    assert np.abs(smooth_envelope_db(half) - smooth_envelope_db(x))[audible].max() < 2.0  # the formants stay
+    assert np.array_equal(_apply({"type": "breathiness", "noise_ratio": 0.5}, x, idx=3),
+                          _apply({"type": "breathiness", "noise_ratio": 0.5}, x, idx=3))  # fmt: skip
+    assert not np.array_equal(half, _apply({"type": "breathiness", "noise_ratio": 0.5}, x, idx=3))  # noise per seq
+    np.testing.assert_array_equal(_apply({"type": "breathiness", "noise_ratio": 0.0}, x), x)
 
 
 @pytest.mark.parametrize(
@@ -99,6 +135,9 @@ def test_pitch_and_silence_are_kept() -> None:
         ({"widen_hz": 100, "order": 1}, r"order must be an int in \[2, 64\]"),
         ({"widen_hz": 100, "order": 12.0}, r"order must be an int in \[2, 64\]"),
         ({"widen_hz": 100, "bandwidth": 3}, r"unknown option\(s\) \['bandwidth'\]"),
+        ({"type": "breathiness", "noise_ratio": (0.2, 1.5)}, r"noise_ratio value 1.5 is outside \[0, 1\]"),
+        ({"type": "breathiness"}, "needs the option 'noise_ratio'"),
+        ({"type": "breathiness", "noise_ratio": 0.3, "order": True}, r"order must be an int in \[2, 64\]"),
     ],
 )
 def test_bad_options_name_the_transform(options: dict, message: str) -> None:
