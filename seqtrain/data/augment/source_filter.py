@@ -25,7 +25,15 @@ from typing import Any
 import numpy as np
 
 from seqtrain.data.augment.options import Draw, parse_draw
-from seqtrain.data.augment.transform import TRANSFORMS, AugmentContext, Params, Transform, check_options, require
+from seqtrain.data.augment.transform import (
+    TRANSFORMS,
+    AugmentContext,
+    Params,
+    Transform,
+    check_options,
+    fit_length,
+    require,
+)
 from seqtrain.errors import ConfigError
 
 _WINDOW_S = 0.032  # analysis frames: long enough to resolve the lowest formant, short enough for a vowel
@@ -45,7 +53,7 @@ class FormantBandwidth(Transform):
 
     def apply(self, samples: np.ndarray, params: Params, sample_rate: int) -> np.ndarray:
         widen_hz = params["widen_hz"]
-        if widen_hz <= 0:
+        if widen_hz <= 0 or len(samples) == 0:
             return samples
         pole_radius = np.exp(-np.pi * widen_hz / sample_rate)
 
@@ -68,7 +76,7 @@ class Breathiness(Transform):
 
     def apply(self, samples: np.ndarray, params: Params, sample_rate: int) -> np.ndarray:
         ratio = params["noise_ratio"]
-        if ratio <= 0:
+        if ratio <= 0 or len(samples) == 0:
             return samples
         noise = short_time_spectrum(np.random.default_rng(params["seed"]).standard_normal(len(samples)), sample_rate)
         noise /= np.sqrt(np.mean(np.abs(noise) ** 2))  # white: about unit power in every bin and frame
@@ -89,8 +97,6 @@ def framewise(samples: np.ndarray, sample_rate: int, order: int, change: Change)
     predictor polynomials), then overlap-add back to exactly `len(samples)` float32 samples."""
     from scipy.signal import istft
 
-    if len(samples) == 0:
-        return samples
     n_fft, overlap = _frames(sample_rate)
     spectrum = short_time_spectrum(samples, sample_rate)
     power = np.abs(spectrum) ** 2  # bins x frames
@@ -101,10 +107,7 @@ def framewise(samples: np.ndarray, sample_rate: int, order: int, change: Change)
         weights[0] += _NOISE_FLOOR
         change(spectrum, power, speech, levinson_durbin(autocorrelation[speech] * weights, order))
     _, out = istft(spectrum, window="hann", nperseg=n_fft, noverlap=overlap)
-    out = out[: len(samples)]
-    if len(out) < len(samples):
-        out = np.concatenate([out, np.zeros(len(samples) - len(out))])
-    return out.astype(np.float32)
+    return fit_length(out.astype(np.float32), len(samples))
 
 
 def _frames(sample_rate: int) -> tuple[int, int]:
@@ -113,11 +116,12 @@ def _frames(sample_rate: int) -> tuple[int, int]:
 
 
 def short_time_spectrum(samples: np.ndarray, sample_rate: int) -> np.ndarray:
-    """bins x frames, the frames `framewise` works on."""
+    """bins x frames, the frames `framewise` works on (a signal shorter than one frame is zero-padded to one)."""
     from scipy.signal import stft
 
     n_fft, overlap = _frames(sample_rate)
-    return stft(samples.astype(np.float64), window="hann", nperseg=n_fft, noverlap=overlap)[2]
+    padded = np.pad(samples.astype(np.float64), (0, max(0, n_fft - len(samples))))
+    return stft(padded, window="hann", nperseg=n_fft, noverlap=overlap)[2]
 
 
 def envelope(lpc: np.ndarray, num_bins: int, pole_radius: float = 1.0) -> np.ndarray:

@@ -126,6 +126,16 @@ def test_breathiness_fills_the_harmonics_with_noise_under_the_same_formants() ->
     np.testing.assert_array_equal(_apply({"type": "breathiness", "noise_ratio": 0.0}, x), x)
 
 
+@pytest.mark.parametrize("length", [0, 1, 100, 511, 512, 513])
+def test_utterances_shorter_than_a_frame_keep_their_length(length: int) -> None:
+    x = (0.1 * np.random.default_rng(2).standard_normal(length)).astype(np.float32)
+    for spec in ({"type": "formant_bandwidth", "widen_hz": 200.0}, {"type": "breathiness", "noise_ratio": 0.5}):
+        out = _apply(spec, x)
+        assert np.all(np.isfinite(out))
+        if length >= 100:  # a few milliseconds of sound keep their energy
+            assert _db(out, x) == pytest.approx(0.0, abs=3.0)
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [
