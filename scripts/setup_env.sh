@@ -16,6 +16,13 @@ if ! .venv/bin/python -c "import seqtrain, pytest, returnn" >/dev/null 2>&1 || [
   .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]"
   touch .venv/.installed
 fi
+# SVOX Pico (prepare.py --pico-share, the robust recipe's corpus) compiles C sources; without a compiler only
+# that option and its tests are missing, so a failure warns instead of stopping.
+if ! .venv/bin/python -c "import ttspico" >/dev/null 2>&1; then
+  if ! .venv/bin/pip install -q --disable-pip-version-check -e ".[tts]"; then
+    echo "WARNING: could not install ttspico (SVOX Pico; needs gcc); prepare.py --pico-share will not work" >&2
+  fi
+fi
 # KenLM's lmplz (`seqtrain lm`, the LM tests) is built from source once; without it those tests fail and say so.
 if ! bash scripts/build_kenlm.sh; then
   echo "WARNING: could not build KenLM's lmplz (scripts/build_kenlm.sh); \`seqtrain lm\` and its tests will fail" >&2

@@ -1,7 +1,7 @@
 """Data preparation for the tts_digits demo recipe: synthetic English speech (digits and short sentences) for CTC.
 
 Usage: python recipes/tts_digits/prepare.py --out data/tts_digits [--small] [--jobs 2] [--force] [--synthesize]
-                                          [--random-voices N]
+                                          [--random-voices N] [--pico-share F]
 
 Sets (tts_plan.py says who speaks what): `train` and `dev` (32 espeak-ng voices) and two test sets of 300 digit
 strings + 300 sentences (--small: 50+50) in voices training never hears: `test_espeak_unseen` (other espeak-ng
@@ -21,8 +21,10 @@ so that both sources give features in the same range, and keeps the FLAC of ever
 synthesized (the shared copy has none; they need espeak-ng, flite and sox). --random-voices N (implies
 --synthesize) speaks train in the 8 classic variants plus N drawn espeak-ng variants (tts_voices.py; their files in
 OUT/espeak-ng/espeak-ng-data/voices/!v): more vocal tracts to learn from, none of them a test voice; dev keeps the
-32 classic voices. Rerunning with the same options does nothing; a directory prepared before the test sets existed
-gets only the missing test sets.
+32 classic voices. --pico-share F (implies --synthesize) has a third synthesizer, SVOX Pico (`pip install -e ".[tts]"`,
+built from source with a C compiler), speak that share of train's utterances in its two English voices: two engines
+to learn speech from instead of one; dev and the test sets are unchanged, so flite stays unheard. Rerunning with the
+same options does nothing; a directory prepared before the test sets existed gets only the missing test sets.
 """
 
 from __future__ import annotations
@@ -42,7 +44,17 @@ from pathlib import Path
 from typing import Any
 
 import soundfile
-from tts_plan import RANDOM_VOICE_SEED, SENTENCE_WORDS, SETS, TEST_SETS, VOCAB, hdf_specs, per_task, plan_set
+from tts_plan import (
+    RANDOM_VOICE_SEED,
+    SENTENCE_WORDS,
+    SETS,
+    TEST_SETS,
+    VOCAB,
+    hdf_specs,
+    per_task,
+    plan_set,
+    with_pico,
+)
 from tts_render import process
 from tts_voices import ROOT, listed_variants, write_espeak_root
 
@@ -76,9 +88,17 @@ def installed_voices() -> tuple[set[str], set[str], set[str]]:
     return languages, listed_variants(), set(_output(["flite", "-lv"]).split(":", 1)[-1].split())
 
 
-def require_tools(names: tuple[str, ...]) -> None:
+def require_tools(names: tuple[str, ...], pico: bool = False) -> None:
     """Fails before anything in OUT is removed, with the command that fixes it. espeak-ng falls back to its
     default voice without a word when a variant is missing, so the voices of the sets to synthesize are checked."""
+    if pico:
+        try:
+            import ttspico  # noqa: F401
+        except ImportError as e:
+            raise SystemExit(
+                f"prepare: --pico-share needs SVOX Pico's Python binding ({e}); install it with: "
+                'pip install -e ".[tts]"  (ttspico; it compiles C sources: needs gcc, apt-get install build-essential)'
+            ) from e
     for tool in TOOLS:
         if shutil.which(tool) is None:
             raise SystemExit(f"prepare: '{tool}' not found; install the tools with: {INSTALL}")
@@ -123,14 +143,19 @@ def own_audio_dir(out: Path) -> Path:
     return audio
 
 
-def synthesize(out: Path, names: tuple[str, ...], small: bool, jobs: int, random_voices: int = 0) -> None:
+def synthesize(
+    out: Path, names: tuple[str, ...], small: bool, jobs: int, random_voices: int = 0, pico_share: float = 0.0
+) -> None:
     """Generates the named sets; results arrive in plan order (imap) so HDF, manifest and tags line up.
-    `random_voices` drawn variants join train's classic ones (their data folder is written first)."""
+    `random_voices` drawn variants join train's classic ones (their data folder is written first); SVOX Pico
+    speaks `pico_share` of train."""
     start, done = time.time(), 0
     voices = {name: random_voices if name == "train" else 0 for name in names}
     if voices.get("train"):
         write_espeak_root(out, RANDOM_VOICE_SEED, random_voices)
     plans = {name: plan_set(name, per_task(name, small), voices[name]) for name in names}
+    if pico_share and "train" in plans:
+        plans["train"] = with_pico(plans["train"], pico_share)
     total = sum(len(p) for p in plans.values())
     audio = own_audio_dir(out)
     with multiprocessing.Pool(max(1, jobs)) as pool:
@@ -270,10 +295,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--random-voices", type=int, default=0, metavar="N", help="train also in N drawn espeak-ng voices (synthesizes)"
     )
+    ap.add_argument(
+        "--pico-share", type=float, default=0.0, metavar="F", help="SVOX Pico speaks this share of train (synthesizes)"
+    )
     args = ap.parse_args(argv)
     if args.random_voices < 0:
         ap.error(f"--random-voices must be >= 0, got {args.random_voices}")
-    args.synthesize = args.synthesize or args.random_voices > 0  # drawn voices exist only when train is synthesized
+    if not 0.0 <= args.pico_share <= 1.0:
+        ap.error(f"--pico-share is a share of train's utterances within [0, 1], got {args.pico_share}")
+    # drawn voices and Pico's exist only when train is synthesized
+    args.synthesize = args.synthesize or args.random_voices > 0 or args.pico_share > 0
     return args
 
 
@@ -304,6 +335,9 @@ def reusable(out: Path, args: argparse.Namespace) -> dict[str, Any] | None:
     if done.get("random_voices", 0) != args.random_voices:
         drawn = done.get("random_voices", 0)
         print(f"prepare: train in {out} has {drawn} random voices, not {args.random_voices}; preparing it again")
+        return None
+    if done.get("pico_share", 0.0) != args.pico_share:
+        print(f"prepare: Pico speaks {done.get('pico_share', 0.0)} of train in {out}, not {args.pico_share}; again")
         return None
     if done.get("sentence_words") != words_digest():  # prepared before prepare.py spoke the shared copy's words
         if done.get("source") != "shared":
@@ -351,14 +385,14 @@ def main(argv: list[str] | None = None) -> int:
     shared = default_shared_dir()
     use_shared = not args.synthesize and all((shared / f).is_file() for n in SHARED_SETS for f in set_files(n)[:2])
     synthesized = TEST_SETS if use_shared else tuple(SETS)
-    require_tools(synthesized)
+    require_tools(synthesized, pico=args.pico_share > 0)
     out.mkdir(parents=True, exist_ok=True)
     clear_outputs(out)
     if use_shared:
         print(f"prepare: using the shared corpus {shared} ({'subset' if args.small else 'symlinks'})", flush=True)
         (subset_shared if args.small else link_shared)(shared, out)
     print(f"prepare: synthesizing {list(synthesized)} into {out} (jobs={args.jobs})", flush=True)
-    synthesize(out, synthesized, args.small, args.jobs, args.random_voices)
+    synthesize(out, synthesized, args.small, args.jobs, args.random_voices, args.pico_share)
     sets = tuple(SETS)
     counts = check_outputs(out, sets)
     write_lexicon(out)
@@ -373,6 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         "counts": counts,
         "sentence_words": words_digest(),
         "random_voices": args.random_voices,
+        "pico_share": args.pico_share,
         "wall_s": wall,
         "command": command,
     }

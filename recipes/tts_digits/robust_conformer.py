@@ -1,10 +1,14 @@
 """The conformer of conformer_ctc.py made robust to voices it never heard: audio augmentation on the fly + LM decoding.
 
-    python recipes/tts_digits/prepare.py --out data/tts_digits --synthesize   # needs the training audio (FLAC)
+    python recipes/tts_digits/prepare.py --out data/tts_digits_robust --pico-share 0.2   # audio, two synthesizers
     seqtrain train recipes/tts_digits/robust_conformer.py
     seqtrain recog recipes/tts_digits/robust_conformer.py --data dev --tune recog_lm_weight=... recog_word_penalty=...
     seqtrain recog recipes/tts_digits/robust_conformer.py --data dev,test_espeak_unseen,test_flite
 
+The corpus has its own folder (TTS_DIGITS_DATA, default data/tts_digits_robust): its train set is spoken by two
+synthesizers, espeak-ng's 32 voices and, for a fifth of the utterances, SVOX Pico's two voices (prepare.py
+--pico-share 0.2), so the model hears speech from more than one synthesis method; dev and the test sets are the
+same as every tts_digits corpus', and flite, the test synthesizer, stays unheard.
 The training utterances are read as audio (`AudioDataset`) and changed differently every epoch before their
 fbank features are computed: speed perturbation (vocal tract length and speaking rate together), pitch
 shifts, broader formants and a breathier source (recorded voices are less sharp and less periodic than
@@ -20,7 +24,7 @@ import json
 import os
 import runpy
 
-_DATA = os.environ.get("TTS_DIGITS_DATA", "data/tts_digits")
+_DATA = os.environ.get("TTS_DIGITS_DATA", "data/tts_digits_robust")
 _VOCAB = " abcdefghijklmnopqrstuvwxyz"
 _BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), "conformer_ctc.py"))  # the same network
 
@@ -34,8 +38,8 @@ def _train_manifest() -> str:
         if not first.get("path"):
             raise SystemExit(
                 f"robust_conformer: {path} lists no audio files (a corpus prepared from the shared copy keeps only "
-                "features for train); prepare it with audio: python recipes/tts_digits/prepare.py "
-                f"--out {_DATA} --synthesize"
+                "features for train); prepare the recipe's corpus, with audio: python recipes/tts_digits/prepare.py "
+                f"--out {_DATA} --pico-share 0.2"
             )
     return path
 

@@ -56,6 +56,11 @@ UNSEEN_VARIANTS = (
 # are clustergen voices; rms ignores pitch targets (None: none is passed). awb_time is left out: it only speaks
 # clock times.
 FLITE_VOICES: dict[str, float | None] = {"kal": 95.0, "kal16": 95.0, "awb": 128.0, "rms": None, "slt": 172.0}
+# SVOX Pico (Android's synthesizer; the `ttspico` package): a third engine, for training only (prepare.py
+# --pico-share): its two English voices (both female; the pitch draw reaches male ranges) speak a share of train.
+# Neither engine nor voice is in a test set, so flite stays a synthesizer training never hears.
+PICO_VOICES = ("en-US", "en-GB")
+PICO_SEED = 6  # of which train utterances Pico speaks and how
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class CorpusSet:
 
     name: str
     seed: int
-    engine: str  # "espeak" or "flite"
+    engine: str  # "espeak" or "flite" (Pico speaks train utterances only through with_pico)
     voices: tuple[str, ...]  # flite voices; espeak sets draw an accent and a variant instead
     accents: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
@@ -108,6 +113,30 @@ def with_random_voices(name: str, count: int) -> CorpusSet:
     if count and name != "train":
         raise ValueError(f"only the train set takes random voices, not {name!r}")
     return replace(s, variants=s.variants + variant_names(count)) if count else s
+
+
+def with_pico(plan: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
+    """`plan` with SVOX Pico speaking `share` of each task's utterances, drawn from RandomState((PICO_SEED, task)).
+
+    The texts, ids, noise and levels stay the plan's, so only the synthesizer changes; Pico's own options are its
+    voice, speed (% of its default rate, about espeak's 130-200 wpm spread) and pitch (% of the voice's own)."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the Pico share must be within [0, 1], got {share}")
+    plan = [dict(u) for u in plan]
+    for t, task in enumerate(TASKS):
+        rng = np.random.RandomState([PICO_SEED, t])
+        rows = [i for i, u in enumerate(plan) if u["task"] == task]
+        for i in sorted(rng.choice(rows, size=round(share * len(rows)), replace=False)):
+            u = plan[i]
+            for key in ("rate", "pitch", "word_gap", "espeak_root"):  # espeak-ng's options
+                u.pop(key, None)
+            u.update(
+                voice=f"pico:{PICO_VOICES[rng.randint(len(PICO_VOICES))]}",
+                engine="pico",
+                speed=int(rng.randint(75, 121)),
+                pitch=int(rng.randint(60, 141)),
+            )
+    return plan
 
 
 def per_task(name: str, small: bool) -> int:

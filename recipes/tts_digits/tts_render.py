@@ -1,6 +1,7 @@
 """How one planned utterance becomes audio and features: a synthesizer, then the same post-processing for every set.
 
-espeak-ng (22.05 kHz) or flite (8 or 16 kHz) -> sox (16 kHz int16, no dither) -> trim the engine's edge silence,
+espeak-ng (22.05 kHz) or flite (8 or 16 kHz) -> sox (16 kHz int16, no dither), or SVOX Pico (16 kHz, in this
+process) -> trim the engine's edge silence,
 set the level, pad with silence, add coloured noise -> int16 samples -> 80-bin log-mel (the shared corpus' README).
 Only the synthesizer differs between sets, so a test set's WER measures the voices, not the recording conditions.
 """
@@ -50,11 +51,32 @@ def synthesizer_command(u: dict[str, Any], out: str | Path) -> list[str]:
     raise ValueError(f"unknown engine {u['engine']!r} in utterance {u['id']}")
 
 
+PICO_VOLUME = 40  # % of Pico's default level, which clips (up to 2400 samples at full scale per 6 s; none at 40)
+
+
+def pico_speech(u: dict[str, Any]) -> bytes:
+    """SVOX Pico's 16 kHz int16 samples of the utterance (its Python binding has no command line to call).
+
+    A new engine per utterance (80 ms): an engine carries state from one text to the next (the same text twice
+    gives other samples), so a reused one would make the audio depend on which worker spoke what before."""
+    import ttspico
+
+    engine = ttspico.TtsEngine(u["voice"].split(":", 1)[1])
+    engine.rate, engine.pitch, engine.volume = u["speed"], u["pitch"], PICO_VOLUME
+    samples = engine.speak(u["text"])
+    if not samples:
+        raise RuntimeError(f"SVOX Pico said nothing for utterance {u['id']} ({u['text']!r})")
+    return samples
+
+
 def speech(u: dict[str, Any], out: str | Path) -> np.ndarray:
     """The synthesizer's output at 16 kHz as floats in [-1, 1], its own leading and trailing silence trimmed."""
-    wav = subprocess.run(synthesizer_command(u, out), capture_output=True, check=True).stdout
-    sox = ["sox", "-V1", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed", "-b", "16"]
-    raw = subprocess.run([*sox, "-c", "1", "-"], input=wav, capture_output=True, check=True).stdout  # -D: no dither
+    if u["engine"] == "pico":
+        raw = pico_speech(u)
+    else:
+        wav = subprocess.run(synthesizer_command(u, out), capture_output=True, check=True).stdout
+        sox = ["sox", "-V1", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed", "-b", "16"]
+        raw = subprocess.run([*sox, "-c", "1", "-"], input=wav, capture_output=True, check=True).stdout  # -D: no dither
     x = np.frombuffer(raw, dtype=np.int16).astype(np.float64) / 32768.0
     loud = np.flatnonzero(np.abs(x) > 0.01 * (np.abs(x).max() + 1e-9))
     return x[loud[0] : loud[-1] + 1] if len(loud) else x
