@@ -1,4 +1,4 @@
-"""The conformer of conformer_ctc.py made robust to voices it never heard: audio augmentation on the fly + LM decoding.
+"""The conformer of conformer_ctc.py made robust to voices it never heard: two synthesizers, audio augmentation, LM.
 
     python recipes/tts_digits/prepare.py --out data/tts_digits_robust --pico-share 0.2   # audio, two synthesizers
     seqtrain train recipes/tts_digits/robust_conformer.py
@@ -45,7 +45,7 @@ def _train_manifest() -> str:
 
 
 model = os.environ.get("TTS_DIGITS_EXP", "exp/tts_digits/robust_conformer") + "/model"
-num_epochs = 12  # 2.3 min for epoch 1, 3.4-4.1 min per augmented epoch on the 2-core machine: 42.8 min (measured)
+num_epochs = 12  # 2.2 min for epoch 1, 3.3-3.5 min per augmented epoch on the quiet 2-core machine: 39.5 min
 _AUGMENT = [  # milder than a tried stronger set (speed 0.8-1.25, pitch +-4 at 0.5, EQ +-12 at 0.7, bands at 0.4),
     # which was worse on every set (README)
     {"type": "speed", "factor": (0.85, 1.15)},
