@@ -1,7 +1,7 @@
 """Data preparation for the tts_digits demo recipe: synthetic English speech (digits and short sentences) for CTC.
 
 Usage: python recipes/tts_digits/prepare.py --out data/tts_digits [--small] [--jobs 2] [--force] [--synthesize]
-                                          [--random-voices N] [--pico-share F]
+                                          [--random-voices N] [--pico-share F] [--accent-share F]
 
 Sets (tts_plan.py says who speaks what): `train` and `dev` (32 espeak-ng voices) and two test sets of 300 digit
 strings + 300 sentences (--small: 50+50) in voices training never hears: `test_espeak_unseen` (other espeak-ng
@@ -23,7 +23,10 @@ synthesized (the shared copy has none; they need espeak-ng, flite and sox). --ra
 OUT/espeak-ng/espeak-ng-data/voices/!v): more vocal tracts to learn from, none of them a test voice; dev keeps the
 32 classic voices. --pico-share F (implies --synthesize) has a third synthesizer, SVOX Pico (`pip install -e ".[tts]"`,
 built from source with a C compiler), speak that share of train's utterances in its two English voices: two engines
-to learn speech from instead of one; dev and the test sets are unchanged, so flite stays unheard. Rerunning with the
+to learn speech from instead of one; dev and the test sets are unchanged, so flite stays unheard. --accent-share F
+(implies --synthesize) speaks that share of train's espeak-ng utterances (those in classic variants) in 48 drawn
+accents instead of their own: a training accent with 2-4 vowel shifts of other English accents (tts_voices.py; files
+in OUT/espeak-ng-accents/espeak-ng-data/lang/gmw), none of them a shift a test accent makes. Rerunning with the
 same options does nothing; a directory prepared before the test sets existed gets only the missing test sets.
 """
 
@@ -45,6 +48,8 @@ from typing import Any
 
 import soundfile
 from tts_plan import (
+    ACCENT_COUNT,
+    ACCENT_SEED,
     RANDOM_VOICE_SEED,
     SENTENCE_WORDS,
     SETS,
@@ -53,10 +58,11 @@ from tts_plan import (
     hdf_specs,
     per_task,
     plan_set,
+    with_accents,
     with_pico,
 )
 from tts_render import process
-from tts_voices import ROOT, listed_variants, write_espeak_root
+from tts_voices import ACCENT_ROOT, ROOT, listed_variants, write_accent_root, write_espeak_root
 
 from seqtrain.data.hdf import HDFDataset, HDFWriter
 from seqtrain.errors import ConfigError
@@ -144,11 +150,17 @@ def own_audio_dir(out: Path) -> Path:
 
 
 def synthesize(
-    out: Path, names: tuple[str, ...], small: bool, jobs: int, random_voices: int = 0, pico_share: float = 0.0
+    out: Path,
+    names: tuple[str, ...],
+    small: bool,
+    jobs: int,
+    random_voices: int = 0,
+    pico_share: float = 0.0,
+    accent_share: float = 0.0,
 ) -> None:
     """Generates the named sets; results arrive in plan order (imap) so HDF, manifest and tags line up.
     `random_voices` drawn variants join train's classic ones (their data folder is written first); SVOX Pico
-    speaks `pico_share` of train."""
+    speaks `pico_share` of train, drawn accents `accent_share` of its espeak-ng utterances in classic variants."""
     start, done = time.time(), 0
     voices = {name: random_voices if name == "train" else 0 for name in names}
     if voices.get("train"):
@@ -156,6 +168,9 @@ def synthesize(
     plans = {name: plan_set(name, per_task(name, small), voices[name]) for name in names}
     if pico_share and "train" in plans:
         plans["train"] = with_pico(plans["train"], pico_share)
+    if accent_share and "train" in plans:
+        write_accent_root(out, ACCENT_SEED, ACCENT_COUNT)
+        plans["train"] = with_accents(plans["train"], accent_share)
     total = sum(len(p) for p in plans.values())
     audio = own_audio_dir(out)
     with multiprocessing.Pool(max(1, jobs)) as pool:
@@ -276,7 +291,7 @@ def remove(path: Path) -> None:
 def clear_outputs(out: Path, names: tuple[str, ...] | None = None) -> None:
     """Removes the named sets' outputs, or (None) everything prepare writes, done.json first."""
     if names is None:
-        for name in ("done.json", "lexicon.txt", "audio", "lm", ROOT):
+        for name in ("done.json", "lexicon.txt", "audio", "lm", ROOT, ACCENT_ROOT):
             remove(out / name)
         names = tuple(SETS)
     for name in names:
@@ -298,13 +313,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--pico-share", type=float, default=0.0, metavar="F", help="SVOX Pico speaks this share of train (synthesizes)"
     )
+    ap.add_argument(
+        "--accent-share",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="drawn accents speak this share of train's espeak-ng utterances (synthesizes)",
+    )
     args = ap.parse_args(argv)
     if args.random_voices < 0:
         ap.error(f"--random-voices must be >= 0, got {args.random_voices}")
     if not 0.0 <= args.pico_share <= 1.0:
         ap.error(f"--pico-share is a share of train's utterances within [0, 1], got {args.pico_share}")
-    # drawn voices and Pico's exist only when train is synthesized
-    args.synthesize = args.synthesize or args.random_voices > 0 or args.pico_share > 0
+    if not 0.0 <= args.accent_share <= 1.0:
+        ap.error(f"--accent-share is a share of train's espeak-ng utterances within [0, 1], got {args.accent_share}")
+    # drawn voices and accents and Pico's exist only when train is synthesized
+    args.synthesize = args.synthesize or args.random_voices > 0 or args.pico_share > 0 or args.accent_share > 0
     return args
 
 
@@ -338,6 +362,10 @@ def reusable(out: Path, args: argparse.Namespace) -> dict[str, Any] | None:
         return None
     if done.get("pico_share", 0.0) != args.pico_share:
         print(f"prepare: Pico speaks {done.get('pico_share', 0.0)} of train in {out}, not {args.pico_share}; again")
+        return None
+    if done.get("accent_share", 0.0) != args.accent_share:
+        had = done.get("accent_share", 0.0)
+        print(f"prepare: drawn accents speak {had} of train in {out}, not {args.accent_share}; preparing it again")
         return None
     if done.get("sentence_words") != words_digest():  # prepared before prepare.py spoke the shared copy's words
         if done.get("source") != "shared":
@@ -392,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"prepare: using the shared corpus {shared} ({'subset' if args.small else 'symlinks'})", flush=True)
         (subset_shared if args.small else link_shared)(shared, out)
     print(f"prepare: synthesizing {list(synthesized)} into {out} (jobs={args.jobs})", flush=True)
-    synthesize(out, synthesized, args.small, args.jobs, args.random_voices, args.pico_share)
+    synthesize(out, synthesized, args.small, args.jobs, args.random_voices, args.pico_share, args.accent_share)
     sets = tuple(SETS)
     counts = check_outputs(out, sets)
     write_lexicon(out)
@@ -408,6 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         "sentence_words": words_digest(),
         "random_voices": args.random_voices,
         "pico_share": args.pico_share,
+        "accent_share": args.accent_share,
         "wall_s": wall,
         "command": command,
     }

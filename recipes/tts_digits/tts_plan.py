@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
-from tts_voices import PREFIX, ROOT, variant_names
+from tts_voices import ACCENT_ROOT, PREFIX, ROOT, accent_names, variant_names
 
 from seqtrain.data.dataset import DataSpec
 
@@ -61,6 +61,9 @@ FLITE_VOICES: dict[str, float | None] = {"kal": 95.0, "kal16": 95.0, "awb": 128.
 # Neither engine nor voice is in a test set, so flite stays a synthesizer training never hears.
 PICO_VOICES = ("en-US", "en-GB")
 PICO_SEED = 6  # of which train utterances Pico speaks and how
+# Drawn accents (prepare.py --accent-share): a training accent with a few vowel shifts (tts_voices.random_accent).
+ACCENT_SEED = 8  # of the drawn accents and of which train utterances they speak
+ACCENT_COUNT = 48  # drawn accents: 12 per training accent
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,25 @@ def with_pico(plan: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
                 speed=int(rng.randint(75, 121)),
                 pitch=int(rng.randint(60, 141)),
             )
+    return plan
+
+
+def with_accents(plan: list[dict[str, Any]], share: float, count: int = ACCENT_COUNT) -> list[dict[str, Any]]:
+    """`plan` with `share` of each task's espeak-ng utterances spoken in a drawn accent instead of their own,
+    chosen from RandomState((ACCENT_SEED, task)) among those in a classic variant (not Pico's, not a drawn
+    variant's): variant, rate, pitch, texts, noise and levels stay the plan's. Run it after with_pico."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the accent share must be within [0, 1], got {share}")
+    plan = [dict(u) for u in plan]
+    names = accent_names(count)
+    for t, task in enumerate(TASKS):
+        rng = np.random.RandomState([ACCENT_SEED, t])
+        classic = [u["task"] == task and u["engine"] == "espeak" and "espeak_root" not in u for u in plan]
+        rows = [i for i, ok in enumerate(classic) if ok]
+        for i in sorted(rng.choice(rows, size=round(share * len(rows)), replace=False)):
+            u = plan[i]
+            variant = u["voice"].split("+", 1)[1]
+            u.update(voice=f"espeak:{names[rng.randint(count)]}+{variant}", espeak_root=ACCENT_ROOT)
     return plan
 
 
