@@ -8,6 +8,7 @@ on --jobs, and the --small plan is exactly the first utterances of the full plan
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -118,46 +119,52 @@ def with_random_voices(name: str, count: int) -> CorpusSet:
     return replace(s, variants=s.variants + variant_names(count)) if count else s
 
 
+def _share_of_each_task(
+    plan: list[dict[str, Any]], share: float, what: str, seed: int, eligible: Callable[[dict[str, Any]], bool]
+) -> Iterator[tuple[np.random.RandomState, dict[str, Any]]]:
+    """`share` of each task's eligible utterances of `plan`, in plan order, each with the task's RandomState((seed,
+    task)) that chose them, for the caller's further draws: one way of picking for every change of the train plan."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"the {what} share must be within [0, 1], got {share}")
+    for t, task in enumerate(TASKS):
+        rng = np.random.RandomState([seed, t])
+        rows = [i for i, u in enumerate(plan) if u["task"] == task and eligible(u)]
+        for i in sorted(rng.choice(rows, size=round(share * len(rows)), replace=False)):
+            yield rng, plan[i]
+
+
 def with_pico(plan: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
     """`plan` with SVOX Pico speaking `share` of each task's utterances, drawn from RandomState((PICO_SEED, task)).
 
     The texts, ids, noise and levels stay the plan's, so only the synthesizer changes; Pico's own options are its
     voice, speed (% of its default rate, about espeak's 130-200 wpm spread) and pitch (% of the voice's own)."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"the Pico share must be within [0, 1], got {share}")
     plan = [dict(u) for u in plan]
-    for t, task in enumerate(TASKS):
-        rng = np.random.RandomState([PICO_SEED, t])
-        rows = [i for i, u in enumerate(plan) if u["task"] == task]
-        for i in sorted(rng.choice(rows, size=round(share * len(rows)), replace=False)):
-            u = plan[i]
-            for key in ("rate", "pitch", "word_gap", "espeak_root"):  # espeak-ng's options
-                u.pop(key, None)
-            u.update(
-                voice=f"pico:{PICO_VOICES[rng.randint(len(PICO_VOICES))]}",
-                engine="pico",
-                speed=int(rng.randint(75, 121)),
-                pitch=int(rng.randint(60, 141)),
-            )
+    for rng, u in _share_of_each_task(plan, share, "Pico", PICO_SEED, lambda u: True):
+        for key in ("rate", "pitch", "word_gap", "espeak_root"):  # espeak-ng's options
+            u.pop(key, None)
+        u.update(
+            voice=f"pico:{PICO_VOICES[rng.randint(len(PICO_VOICES))]}",
+            engine="pico",
+            speed=int(rng.randint(75, 121)),
+            pitch=int(rng.randint(60, 141)),
+        )
     return plan
+
+
+def _in_classic_espeak_voice(u: dict[str, Any]) -> bool:
+    """espeak-ng speaking in an installed accent and variant (not Pico, not a drawn voice or accent)."""
+    return u["engine"] == "espeak" and "espeak_root" not in u
 
 
 def with_accents(plan: list[dict[str, Any]], share: float, count: int = ACCENT_COUNT) -> list[dict[str, Any]]:
     """`plan` with `share` of each task's espeak-ng utterances spoken in a drawn accent instead of their own,
     chosen from RandomState((ACCENT_SEED, task)) among those in a classic variant (not Pico's, not a drawn
     variant's): variant, rate, pitch, texts, noise and levels stay the plan's. Run it after with_pico."""
-    if not 0.0 <= share <= 1.0:
-        raise ValueError(f"the accent share must be within [0, 1], got {share}")
     plan = [dict(u) for u in plan]
     names = accent_names(count)
-    for t, task in enumerate(TASKS):
-        rng = np.random.RandomState([ACCENT_SEED, t])
-        classic = [u["task"] == task and u["engine"] == "espeak" and "espeak_root" not in u for u in plan]
-        rows = [i for i, ok in enumerate(classic) if ok]
-        for i in sorted(rng.choice(rows, size=round(share * len(rows)), replace=False)):
-            u = plan[i]
-            variant = u["voice"].split("+", 1)[1]
-            u.update(voice=f"espeak:{names[rng.randint(count)]}+{variant}", espeak_root=ACCENT_ROOT)
+    for rng, u in _share_of_each_task(plan, share, "accent", ACCENT_SEED, _in_classic_espeak_voice):
+        variant = u["voice"].split("+", 1)[1]
+        u.update(voice=f"espeak:{names[rng.randint(count)]}+{variant}", espeak_root=ACCENT_ROOT)
     return plan
 
 
