@@ -10,7 +10,8 @@ accents and variants) and `test_flite` (the flite synthesizer). Test sets are fo
 HDFDataset layout: float16 log-mel [T, 80], int32 character targets over " abc..z") and OUT/<set>.jsonl
 (id, path, duration, text, voice, engine, ... per utterance; `path` relative to OUT, an AudioDataset manifest
 where it is not null), OUT/lexicon.txt (the words of the training transcriptions, for HMM decoding with a
-lexicon), OUT/lm/words.3gram.arpa (a word 3-gram of the training transcriptions for LM decoding; needs KenLM's
+lexicon), OUT/lexicon.phones.txt (those words with their en-us phonemes from espeak-ng, for phoneme models),
+OUT/lm/words.3gram.arpa (a word 3-gram of the training transcriptions for LM decoding; needs KenLM's
 lmplz, which scripts/build_kenlm.sh builds) and, last, OUT/done.json (the sets, their counts, which have audio).
 
 Generating train and dev takes minutes of CPU, so when a shared copy exists (`../shared/data/tts_digits_sentences`,
@@ -261,6 +262,40 @@ def write_lexicon(out: Path) -> None:
     temporary.replace(out / "lexicon.txt")
 
 
+PHONE_LEXICON = "lexicon.phones.txt"
+PHONE_ACCENT = "en-us"  # one canonical pronunciation per word, of a training accent (never a test accent's)
+
+
+def pronounce(word: str) -> list[str]:
+    """espeak-ng's phonemes of a word (its `-x` ASCII phoneme names) without stress marks: the units of a phoneme
+    model. Stress is left out because it is a property of the word, which the lexicon restores, not of a sound."""
+    phonemes = _output(["espeak-ng", "-q", "-v", PHONE_ACCENT, "-x", "--sep=_", word])
+    units = [u for u in phonemes.replace("'", "").replace(",", "").replace("_", " ").split() if u]
+    if not units:
+        raise SystemExit(f"prepare: espeak-ng gave no phonemes for {word!r}")
+    return units
+
+
+def write_phone_lexicon(out: Path) -> None:
+    """OUT/lexicon.phones.txt: every word of OUT/lexicon.txt with its phonemes (`WORD UNIT UNIT ...`), for phoneme
+    models: their targets (`LexiconVocab`) and their `recog_lexicon` (robust_conformer.py). espeak-ng is the
+    grapheme-to-phoneme tool (installed for synthesis anyway); the same pronunciation serves every voice."""
+    if (out / PHONE_LEXICON).is_file():
+        return
+    if shutil.which("espeak-ng") is None:
+        print(f"prepare: WARNING: no {PHONE_LEXICON} (phoneme models need it): espeak-ng is missing ({INSTALL})")
+        return
+    words = (out / "lexicon.txt").read_text().split()  # the words of train; a --small corpus' dev and test sets
+    # may say others (a phoneme model needs targets for them), so those are pronounced after train's
+    manifests = [out / f"{name}.jsonl" for name in SETS if (out / f"{name}.jsonl").is_file()]
+    spoken = {w for manifest in manifests for row in read_manifest(manifest) for w in row["text"].split()}
+    words += sorted(spoken - set(words))
+    temporary = out / f"{PHONE_LEXICON}.tmp"
+    temporary.write_text("".join(f"{w} {' '.join(pronounce(w))}\n" for w in words))
+    temporary.replace(out / PHONE_LEXICON)
+    print(f"prepare: wrote {out / PHONE_LEXICON} ({PHONE_ACCENT} pronunciations by espeak-ng)", flush=True)
+
+
 LM_FILE = "lm/words.3gram.arpa"
 
 
@@ -291,7 +326,7 @@ def remove(path: Path) -> None:
 def clear_outputs(out: Path, names: tuple[str, ...] | None = None) -> None:
     """Removes the named sets' outputs, or (None) everything prepare writes, done.json first."""
     if names is None:
-        for name in ("done.json", "lexicon.txt", "audio", "lm", ROOT, ACCENT_ROOT):
+        for name in ("done.json", "lexicon.txt", PHONE_LEXICON, "audio", "lm", ROOT, ACCENT_ROOT):
             remove(out / name)
         names = tuple(SETS)
     for name in names:
@@ -382,6 +417,7 @@ def complete(out: Path, done: dict[str, Any], args: argparse.Namespace, command:
     missing = tuple(n for n in TEST_SETS if n not in have)
     if not (out / "lexicon.txt").is_file():  # prepared before the lexicon existed
         write_lexicon(out)
+    write_phone_lexicon(out)  # prepared before the phoneme lexicon existed
     write_lm(out)  # prepared before the LM existed
     if not missing:
         print(f"prepare: already prepared in {out} ({done.get('source')}, {done.get('counts')}); --force redoes it")
@@ -424,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     sets = tuple(SETS)
     counts = check_outputs(out, sets)
     write_lexicon(out)
+    write_phone_lexicon(out)
     write_lm(out)
     wall = round(time.time() - start, 2)
     info = {

@@ -134,6 +134,9 @@ class AudioDataset(Dataset):
     def seq_lengths(self) -> dict[str, np.ndarray]:
         return dict(self._lengths)
 
+    def vocabulary(self, key: str) -> Vocabulary | None:
+        return self.vocab if key == self.target_key else None
+
     def seq_tag(self, idx: int) -> str:
         return self.tags[idx]
 

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from seqtrain.data.vocab import Vocabulary
 from seqtrain.registry import Registry
 
 
@@ -87,6 +88,11 @@ class Dataset(ABC):
         """The vocabulary of a sparse data key, if the dataset knows it."""
         spec = self.data_specs().get(key)
         return list(spec.vocab) if spec is not None and spec.vocab is not None else None
+
+    def vocabulary(self, key: str) -> Vocabulary | None:
+        """The Vocabulary object that made a sparse key's labels, if the dataset has one: `seqtrain recog` turns
+        labels back into words with it (a `LexiconVocab`'s phonemes only read as words through their lexicon)."""
+        return None
 
     def describe_seq(self, idx: int) -> str:
         """Where a sequence comes from, for error messages (datasets reading files name the file)."""

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from seqtrain.data.dataset import Dataset, DataSpec
+from seqtrain.data.vocab import Vocabulary
 from seqtrain.errors import ConfigError, DataError
 
 _FILTER_OPTIONS = ("max_mean_len", "max_len", "min_len")
@@ -165,6 +166,9 @@ class SubsetDataset(Dataset):
 
     def labels(self, key: str) -> list[str] | None:
         return self.base.labels(key)
+
+    def vocabulary(self, key: str) -> Vocabulary | None:
+        return self.base.vocabulary(key)
 
     def describe_seq(self, idx: int) -> str:
         return self.base.describe_seq(int(self.indices[idx]))

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from seqtrain.data.dataset import DATASETS, Dataset, DataSpec
+from seqtrain.data.vocab import Vocabulary
 from seqtrain.errors import ConfigError, DataError
 
 
@@ -116,6 +117,10 @@ class MetaDataset(Dataset):
     def labels(self, key: str) -> list[str] | None:
         ds_name, ds_key = self.data_map[key]
         return self.datasets[ds_name].labels(ds_key)
+
+    def vocabulary(self, key: str) -> Vocabulary | None:
+        ds_name, ds_key = self.data_map[key]
+        return self.datasets[ds_name].vocabulary(ds_key)
 
     def describe_seq(self, idx: int) -> str:
         parts = [self.datasets[n].describe_seq(int(self.index[n][idx])) for n in self.datasets]

@@ -1,9 +1,11 @@
-"""Vocabularies that turn transcripts into label sequences: characters, words, SentencePiece pieces.
+"""Vocabularies that turn transcripts into label sequences: characters, words, SentencePiece pieces, phonemes.
 
 In a config: `{"class": "CharacterVocab", "labels": " abcdefghijklmnopqrstuvwxyz"}`, `{"class": "WordVocab",
 "vocab_file": "words.txt", "unknown_label": "<unk>"}`, `{"class": "SentencePieceVocab", "model_file":
-"bpe.model"}`, or an instance. A symbol that is not in the vocabulary maps to `unknown_label` when there is
-one, else it is an error naming the symbol (so a stray character never silently becomes another label).
+"bpe.model"}`, `{"class": "LexiconVocab", "lexicon": "lexicon.phones.txt"}` (each word's units from a
+pronunciation lexicon, `seqtrain.data.pronunciation`), or an instance. A symbol that is not in the vocabulary
+maps to `unknown_label` when there is one, else it is an error naming the symbol (so a stray character never
+silently becomes another label; a word missing from a LexiconVocab's lexicon is an error naming the word).
 `blank_label` (CTC) is appended after the labels unless the labels contain it; `blank_index` says where.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from seqtrain.data.pronunciation import Pronunciation, lexicon_units, read_pronunciations
 from seqtrain.errors import ConfigError, DataError
 
 
@@ -143,6 +146,56 @@ class SentencePieceVocab(Vocabulary):
         self._sp = spm.SentencePieceProcessor(model_file=self.model_file)
 
 
+class LexiconVocab(Vocabulary):
+    """Each word as the units of its canonical pronunciation (the lexicon's first), `word_boundary` between words.
+
+    The labels are the boundary followed by the lexicon's units, sorted, so one lexicon file always gives the same
+    label ids. The boundary plays the part a character vocabulary's space plays: a CTC model emits it between
+    words, and `ctc_beam` closes a word on it. Decoding maps each run of units between boundaries back to its word
+    (a run that is no pronunciation in the lexicon is shown as its units in brackets and scores as a wrong word);
+    words that share a pronunciation (homophones) read back as the first of them in the file.
+    """
+
+    separator = " "
+
+    def __init__(self, lexicon: str, *, word_boundary: str = " ", blank_label: str | None = None) -> None:
+        self.lexicon_file = str(lexicon)
+        self.pronunciations = read_pronunciations(lexicon, where="LexiconVocab")
+        units = lexicon_units(self.pronunciations)
+        if word_boundary in units:
+            raise ConfigError(f"LexiconVocab: the word boundary {word_boundary!r} is also a unit in {lexicon}")
+        super().__init__([word_boundary, *units], blank_label=blank_label)
+        self.word_boundary = word_boundary
+        self.words_of: dict[Pronunciation, str] = {}
+        for word, variants in self.pronunciations.items():
+            for units_of_word in variants:
+                self.words_of.setdefault(units_of_word, word)
+
+    def split(self, text: str) -> list[str]:
+        symbols: list[str] = []
+        for i, word in enumerate(text.split()):
+            variants = self.pronunciations.get(word)
+            if variants is None:
+                raise VocabError(f"word {word!r} is not in the pronunciation lexicon {self.lexicon_file}; add it there")
+            if i:
+                symbols.append(self.word_boundary)
+            symbols.extend(variants[0])
+        return symbols
+
+    def decode(self, ids: Sequence[int]) -> str:
+        words: list[str] = []
+        run: list[str] = []
+        for label in [self.labels[i] for i in ids if i != self.blank_index and 0 <= i < len(self.labels)] + [
+            self.word_boundary
+        ]:
+            if label != self.word_boundary:
+                run.append(label)
+            elif run:
+                words.append(self.words_of.get(tuple(run), f"[{'_'.join(run)}]"))
+                run = []
+        return " ".join(words)
+
+
 VOCAB_CLASSES: dict[str, type[Vocabulary]] = {
     "CharacterVocab": CharacterVocab,
     "chars": CharacterVocab,
@@ -150,6 +203,7 @@ VOCAB_CLASSES: dict[str, type[Vocabulary]] = {
     "words": WordVocab,
     "SentencePieceVocab": SentencePieceVocab,
     "spm": SentencePieceVocab,
+    "LexiconVocab": LexiconVocab,
 }
 
 

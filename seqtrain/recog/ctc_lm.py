@@ -41,7 +41,7 @@ from flashlight.lib.text.decoder.kenlm import KenLM
 from flashlight.lib.text.dictionary import Dictionary
 
 from seqtrain.errors import ConfigError
-from seqtrain.recog.word_loop import spell_lexicon
+from seqtrain.recog.lexicon import spell_lexicon_entries
 
 WORD_BOUNDARY = " "
 _IMPOSSIBLE = -1e5  # log score of the classes other than the boundary on the closing frame (finite for flashlight)
@@ -60,10 +60,8 @@ class SearchOptions:
 class LexiconSearch:
     """The lexicon as a trie of spellings and the word LM, loaded once (an LM may take seconds to load)."""
 
-    def __init__(
-        self, words: Sequence[str], vocab: Sequence[str], *, blank: int, lm_path: str | None, where: str
-    ) -> None:
-        """`words`: the lexicon (unique); `where`: how to name the lexicon in errors (its file, or the key)."""
+    def __init__(self, lexicon: Sequence[str] | str, vocab: Sequence[str], *, blank: int, lm_path: str | None) -> None:
+        """`lexicon`: `recog_lexicon` (words, or a file of words or of words with their pronunciations)."""
         if WORD_BOUNDARY not in vocab:
             raise ConfigError(
                 "ctc_beam: the target vocabulary has no ' ' label, which it needs as the word boundary "
@@ -72,13 +70,12 @@ class LexiconSearch:
         self.boundary = list(vocab).index(WORD_BOUNDARY)
         if blank == self.boundary:
             raise ConfigError(f"ctc_beam: recog_blank_index {blank} is the ' ' label; the blank must be its own class")
-        try:
-            self.spellings = spell_lexicon(words, vocab)
-        except ConfigError as e:
-            raise ConfigError(f"{e} ({where})") from None
+        spelled = spell_lexicon_entries(lexicon, vocab)
+        self.spellings = spelled.spellings  # per word, its pronunciation variants (a word alone: one spelling)
         self.blank = blank
-        self.num_needed = max(blank, self.boundary, *(max(s) for s in self.spellings)) + 1
-        self._words = Dictionary(list(words))
+        labels = [label for variants in self.spellings for spelling in variants for label in spelling]
+        self.num_needed = max(blank, self.boundary, *labels) + 1
+        self._words = Dictionary(spelled.words)
         self._lm = _load_lm(lm_path, self._words)
         self._lm_scale = math.log(10.0) if lm_path is not None else 0.0  # KenLM's log10 -> natural log
         self._trie = self._build_trie()
@@ -86,9 +83,10 @@ class LexiconSearch:
     def _build_trie(self) -> Trie:
         trie = Trie(self.num_needed, self.boundary)
         start = self._lm.start(False)
-        for index, spelling in enumerate(self.spellings):
+        for index, variants in enumerate(self.spellings):
             _, unigram = self._lm.score(start, index)  # looked ahead into the trie (smearing: best below a node)
-            trie.insert([*spelling, self.boundary], index, unigram)
+            for spelling in variants:
+                trie.insert([*spelling, self.boundary], index, unigram)
         trie.smear(SmearingMode.MAX)
         return trie
 
@@ -138,7 +136,7 @@ class LexiconSearch:
         for i, word in enumerate(words):
             if i:
                 labels.append(self.boundary)
-            labels.extend(self.spellings[word])
+            labels.extend(self.spellings[word][0])  # the canonical one: the vocabulary reads it back as the word
         return labels
 
 

@@ -29,9 +29,10 @@ from seqtrain.hmm.aligner import Aligner, AlignSettings
 from seqtrain.hmm.topology import HmmTopology
 from seqtrain.recog.ctc import ctc_greedy_decode
 from seqtrain.recog.ctc_lm import LexiconSearch, SearchOptions
+from seqtrain.recog.lexicon import spell_lexicon_entries
 from seqtrain.recog.prior import load_log_prior
 from seqtrain.recog.transducer import Transducer, transducer_beam_search, transducer_greedy_decode
-from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode, read_lexicon, spell_lexicon
+from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode
 from seqtrain.registry import Registry
 
 Decoder = Callable[[torch.Tensor, torch.Tensor], list[list[int]]]  # (outputs [B, T, ...], lengths [B]) -> labels
@@ -148,8 +149,7 @@ def _ctc_beam(inp: DecoderInput) -> Decoder:
     key = ("ctc_beam", lexicon if isinstance(lexicon, str) else tuple(lexicon), recog.recog_lm, *inp.vocab, inp.blank)
     search = inp.cache.get(key)
     if not isinstance(search, LexiconSearch):
-        where = f"lexicon file {lexicon}" if isinstance(lexicon, str) else "recog_lexicon"
-        search = LexiconSearch(read_lexicon(lexicon), inp.vocab, blank=inp.blank, lm_path=recog.recog_lm, where=where)
+        search = LexiconSearch(lexicon, inp.vocab, blank=inp.blank, lm_path=recog.recog_lm)
         inp.cache[key] = search
     options = SearchOptions(
         lm_weight=recog.recog_lm_weight,
@@ -175,7 +175,8 @@ def _hmm_viterbi(inp: DecoderInput) -> Decoder:
     if lexicon is not None:
         if inp.vocab is None:
             raise ConfigError("recog_lexicon needs the target vocabulary to spell its words; the dataset has none")
-        words = spell_lexicon(read_lexicon(lexicon), inp.vocab)
+        spelled = spell_lexicon_entries(lexicon, inp.vocab)
+        words = [spelling for variants in spelled.spellings for spelling in variants]  # a unit per pronunciation
     loop = build_word_loop(topology, words, word_penalty=inp.recog.recog_word_penalty, transitions=inp.hmm.transitions)
     likelihoods = _hybrid_scores(inp.recog, topology, "hmm_viterbi")
     return lambda scores, lengths: hmm_viterbi_decode(likelihoods(scores), lengths, loop)

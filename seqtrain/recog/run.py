@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ import torch
 from seqtrain.config import Config
 from seqtrain.config.settings import AlignmentSettings, RecogSettings
 from seqtrain.data.setup import build_data
+from seqtrain.data.vocab import LexiconVocab, Vocabulary
 from seqtrain.errors import ConfigError, DataError
 from seqtrain.model.forward import forward_outputs
 from seqtrain.model.trained_model import load_trained_model
@@ -52,6 +53,7 @@ class Forwarded:
     vocab: Sequence[str]
     batches: list[OutputBatch]
     references: dict[str, str]
+    to_text: Callable[[Sequence[int]], str]  # labels -> words: the dataset's Vocabulary, or `labels_to_text`
 
 
 class Recognizer:
@@ -72,9 +74,11 @@ class Recognizer:
 
     def forward(self, dataset_name: str) -> Forwarded:
         target, output_name = self.recog.recog_target, self.recog.recog_output
-        vocab = self.data.by_name(dataset_name).dataset.labels(target)
+        dataset = self.data.by_name(dataset_name).dataset
+        vocab = dataset.labels(target)
         if vocab is None:
             raise DataError(f"dataset {dataset_name!r} has no vocabulary for {target!r}; recog needs it to print text")
+        to_text = _text_reader(dataset.vocabulary(target), vocab)
         batches, refs = [], {}
         for batch, outputs in forward_outputs(self.trained, self.data, dataset_name, self.config):
             if output_name not in outputs:
@@ -88,8 +92,8 @@ class Recognizer:
             batches.append(OutputBatch(list(batch.seq_tags), scores.detach().cpu(), lengths.detach().cpu()))
             for i, tag in enumerate(batch.seq_tags):
                 ref_len = int(batch.lengths[target][i])
-                refs[tag] = labels_to_text(batch.data[target][i, :ref_len].tolist(), vocab)
-        return Forwarded(dataset_name, vocab, batches, refs)
+                refs[tag] = to_text(batch.data[target][i, :ref_len].tolist())
+        return Forwarded(dataset_name, vocab, batches, refs, to_text)
 
     def decode(self, forwarded: Forwarded, recog: RecogSettings | None = None) -> RecogResult:
         """Decodes with `recog` (default: the config's recog_* settings) and scores against the references."""
@@ -101,12 +105,20 @@ class Recognizer:
         hyps: dict[str, str] = {}
         for batch in forwarded.batches:
             for tag, labels in zip(batch.tags, decode(batch.scores, batch.lengths)):
-                hyps[tag] = labels_to_text(labels, vocab)
+                hyps[tag] = forwarded.to_text(labels)
         refs = forwarded.references
         tags = sorted(refs)
         result = word_error_rate([refs[t] for t in tags], [hyps[t] for t in tags])
         groups = score_groups(refs, hyps, recog.recog_score_groups or {})
         return RecogResult(result, hyps, refs, self.epoch, groups)
+
+
+def _text_reader(vocabulary: Vocabulary | None, labels: Sequence[str]) -> Callable[[Sequence[int]], str]:
+    """How labels become words: a `LexiconVocab` maps phoneme runs back to words through its lexicon; labels
+    without a Vocabulary object (an HDF's stored label list) are joined by `labels_to_text`."""
+    if isinstance(vocabulary, LexiconVocab):
+        return vocabulary.decode
+    return lambda ids: labels_to_text(ids, labels)
 
 
 def score_groups(

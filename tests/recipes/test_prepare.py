@@ -15,6 +15,7 @@ import pytest
 
 from seqtrain.data.audio import AudioDataset
 from seqtrain.data.hdf import HDFDataset
+from seqtrain.data.vocab import LexiconVocab
 from tests.train.helpers import REPO
 
 
@@ -100,6 +101,14 @@ def test_synthesis_keeps_flac_for_every_set_and_does_not_depend_on_jobs(tiny: No
         assert all((tmp_path / "a" / r["path"]).is_file() for r in rows)
     lm = (tmp_path / "a" / prepare.LM_FILE).read_text()  # the word 3-gram for LM decoding, every lexicon word in it
     assert "ngram 3=" in lm and all(f"\t{w}" in lm for w in (tmp_path / "a" / "lexicon.txt").read_text().split())
+    phonemes = LexiconVocab(str(tmp_path / "a" / prepare.PHONE_LEXICON))  # a phoneme model's targets, every set
+    train_words = (tmp_path / "a" / "lexicon.txt").read_text().split()
+    assert list(phonemes.pronunciations)[: len(train_words)] == train_words
+    for name in done["sets"]:
+        assert all(
+            phonemes.decode(phonemes.encode(r["text"])) == r["text"]
+            for r in prepare.read_manifest(tmp_path / "a" / f"{name}.jsonl")
+        )
     flite = prepare.read_manifest(tmp_path / "a" / "test_flite.jsonl")
     assert {r["engine"] for r in flite} == {"flite"} and all(r["voice"].startswith("flite:") for r in flite)
     assert list(flite[0])[:5] == ["id", "path", "duration", "text", "voice"]
@@ -134,6 +143,16 @@ def _old_layout(out: Path, shared_audio: Path) -> None:
     counts = {k: v for k, v in done["counts"].items() if k in ("train", "dev")}
     old = {"source": "shared", "shared_dir": str(shared_audio.parent), "small": True, "counts": counts}
     (out / "done.json").write_text(json.dumps(old))
+
+
+def test_the_phoneme_lexicon_has_every_word_with_its_en_us_phonemes(tmp_path: Path) -> None:
+    (tmp_path / "lexicon.txt").write_text("east\nseven\nzero\n")
+    prepare.write_phone_lexicon(tmp_path)
+    lexicon = tmp_path / prepare.PHONE_LEXICON
+    assert lexicon.read_text() == "east i: s t\nseven s E v @ n\nzero z i@ r oU\n"  # no stress marks
+    written = lexicon.stat().st_mtime_ns
+    prepare.write_phone_lexicon(tmp_path)  # an existing one is kept (as an older directory's reuse finds it)
+    assert lexicon.stat().st_mtime_ns == written
 
 
 def test_an_old_directory_gets_only_the_missing_test_sets(

@@ -1,5 +1,5 @@
-"""The robust recipe: it refuses a corpus without training audio, and trains on augmented audio and decodes every
-set with the lexicon and the LM on the small synthesized corpus."""
+"""The robust recipe: it refuses a corpus without training audio or phoneme lexicon, and trains a phoneme model on
+augmented audio and decodes every set into words with the lexicon and the LM on the small synthesized corpus."""
 
 from __future__ import annotations
 
@@ -25,6 +25,13 @@ def test_a_corpus_without_training_audio_gets_the_command_that_makes_one(tmp_pat
         load_config(CONFIG)
 
 
+def test_a_corpus_without_the_phoneme_lexicon_gets_the_command_that_writes_it(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "train.jsonl").write_text(json.dumps({"id": "u", "path": "audio/u.flac", "text": "one"}) + "\n")
+    monkeypatch.setenv("TTS_DIGITS_DATA", str(tmp_path))
+    with pytest.raises(SystemExit, match=r"lexicon.phones.txt does not exist .*/prepare.py --out .* --pico-share 0.2"):
+        load_config(CONFIG)
+
+
 @pytest.mark.slow
 def test_trains_on_augmented_audio_and_decodes_every_set(tmp_path: Path, monkeypatch, capsys) -> None:
     data = tmp_path / "data"
@@ -34,7 +41,7 @@ def test_trains_on_augmented_audio_and_decodes_every_set(tmp_path: Path, monkeyp
     monkeypatch.setenv("TTS_DIGITS_EXP", str(tmp_path / "exp"))
     config = load_config(CONFIG)
     train = {**config.get("train"), "partition_epoch": 10}  # a few steps: a tenth of the 300 utterances per epoch
-    dev = {"class": "HDFDataset", "files": [str(data / "dev.hdf")], "partition_epoch": 4}
+    dev = {**config.get("dev"), "partition_epoch": 4}  # read from its audio, phoneme targets
     overrides = [f"train={train!r}", f"dev={dev!r}", "num_epochs=2", "batch_size=2000", "tensorboard=False"]
     assert main(["train", str(CONFIG), *overrides]) == 0
     log = (tmp_path / "exp/model.log").read_text()
@@ -47,4 +54,8 @@ def test_trains_on_augmented_audio_and_decodes_every_set(tmp_path: Path, monkeyp
         assert re.search(rf"epoch 2 {name}: WER \d+\.\d+%", printed), printed
         hyps = (tmp_path / f"exp/model.recog.{name}.txt").read_text().splitlines()
         words = {w for line in hyps[1::2] for w in line.split("hyp:", 1)[1].split()}
-        assert words <= set((data / "lexicon.txt").read_text().split())  # the lexicon constrains the search
+        assert words <= set((data / "lexicon.txt").read_text().split())  # words (read back from phonemes), and
+        # only lexicon words: the lexicon constrains the search
+        refs = {line.split("ref:", 1)[1].strip() for line in hyps[0::2]}
+        rows = (data / f"{name}.jsonl").read_text().splitlines()
+        assert refs <= {json.loads(row)["text"] for row in rows}  # the references are the transcripts' words

@@ -10,6 +10,7 @@ import torch
 
 from seqtrain.config import Config
 from seqtrain.config.settings import AlignmentSettings, RecogSettings
+from seqtrain.data.vocab import LexiconVocab
 from seqtrain.errors import ConfigError
 from seqtrain.recog.ctc import ctc_greedy_decode
 from seqtrain.recog.decoders import Decoder, make_decoder
@@ -66,6 +67,19 @@ def test_only_lexicon_words_come_out() -> None:
     noise = torch.randn(8, 12, len(VOCAB) + 1, generator=torch.Generator().manual_seed(0)).log_softmax(-1)
     for text in texts(ctc_beam(), torch.cat([torch.cat([spelled_ca, spelled_ca, spelled_ca], 1), noise])):
         assert set(text.split()) <= {"ab", "ac"}
+
+
+def test_a_pronunciation_lexicon_spells_words_in_units_and_tries_every_variant(tmp_path: Path) -> None:
+    lexicon = tmp_path / "lexicon.phones.txt"
+    lexicon.write_text("tea a b\nsea a c\nsea b c\n")  # units a b c: a LexiconVocab of it has VOCAB's labels
+    vocab = LexiconVocab(str(lexicon))
+    assert tuple(vocab.labels) == VOCAB
+    decoder = ctc_beam(recog_lexicon=str(lexicon))
+    assert vocab.decode(decoder(AB_OR_AC, torch.tensor([3]))[0]) == "sea"  # "a c" beats "a b", as with letters
+    spoken_bc = frames({"b": 0.9}, {"-": 0.9}, {"c": 0.9})
+    labels = decoder(torch.cat([spoken_bc, frames({" ": 0.9}), AB_OR_AC], 1), torch.tensor([7]))[0]
+    assert [vocab.labels[i] for i in labels] == ["a", "c", " ", "a", "c"]  # "b c" is sea's variant: canonical out
+    assert vocab.decode(labels) == "sea sea"
 
 
 def test_the_blank_may_be_any_class_but_the_boundary(tmp_path: Path) -> None:

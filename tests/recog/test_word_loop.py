@@ -7,7 +7,6 @@ with `viterbi_align` (its own graph, its own forward pass) and the best-scoring 
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 
 import pytest
 import torch
@@ -18,7 +17,7 @@ from seqtrain.errors import ConfigError
 from seqtrain.hmm.topology import HmmTopology
 from seqtrain.hmm.viterbi import viterbi_align
 from seqtrain.recog.decoders import make_decoder
-from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode, read_lexicon, spell_lexicon
+from seqtrain.recog.word_loop import build_word_loop, hmm_viterbi_decode
 
 
 def _settings(config: Config) -> tuple[RecogSettings, AlignmentSettings]:
@@ -128,22 +127,6 @@ def test_one_hot_states_decode_exactly_and_the_penalty_removes_weak_words() -> N
     assert hmm_viterbi_decode(greedy_like_glitch, torch.tensor([6]), loop) == [[0]]
     strict = build_word_loop(topology, [[0], [1, 0]], word_penalty=2.0)
     assert hmm_viterbi_decode(greedy_like_glitch, torch.tensor([6]), strict) == [[]]
-
-
-def test_lexicon_spelling_and_reading(tmp_path: Path) -> None:
-    vocab = [" ", "a", "b", "ab", "c"]
-    assert spell_lexicon(["abc", "ba"], vocab) == [[3, 4], [2, 1]]
-    with pytest.raises(ConfigError, match=r"word 'abd' cannot be spelled .*'d'"):
-        spell_lexicon(["abd"], vocab)
-    lexicon = tmp_path / "lexicon.txt"
-    lexicon.write_text("one\n\ntwo\none\n")
-    assert read_lexicon(str(lexicon)) == ["one", "two"]
-    with pytest.raises(ConfigError, match=r"recog_lexicon: cannot read .*missing\.txt"):
-        read_lexicon(str(tmp_path / "missing.txt"))
-    with pytest.raises(ConfigError, match="recog_lexicon is empty"):
-        read_lexicon([])
-    with pytest.raises(ConfigError, match="are no words"):
-        read_lexicon(["two words"])
 
 
 def test_the_decoder_from_the_config_reads_the_lexicon_and_the_topology() -> None:

@@ -61,7 +61,9 @@ declare(
     list[str] | str | None,
     None,
     "hmm_viterbi / ctc_beam: the words to recognize (a list, or a file with one word per line), spelled with the "
-    "target vocabulary; None = any sequence of labels (hmm_viterbi; ctc_beam needs a lexicon)",
+    "target vocabulary; a file line `WORD UNIT UNIT ...` gives a pronunciation instead (phoneme models, the "
+    "LexiconVocab of the same file; a word may have several lines); None = any sequence of labels (hmm_viterbi; "
+    "ctc_beam needs a lexicon)",
     group=G,
 )
 declare(
