@@ -51,7 +51,7 @@ def read_lexicon_entries(lexicon: Sequence[str] | str) -> list[tuple[str, tuple[
     else:
         try:
             with open(lexicon, encoding="utf-8") as f:
-                entries = [(line.split()[0], tuple(line.split()[1:])) for line in f if line.strip()]
+                entries = [(fields[0], tuple(fields[1:])) for fields in map(str.split, f) if fields]
         except OSError as e:
             raise ConfigError(f"recog_lexicon: cannot read {lexicon!r}: {e.strerror or e}") from e
     if not entries:
