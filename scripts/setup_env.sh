@@ -1,12 +1,13 @@
-# Sourced by run.sh and test.sh: system packages, a virtual environment, and seqtrain installed into it.
-# Idempotent: a second run only checks.
-if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v flite >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1; then
+if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v flite >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1 \
+  || ! command -v text2wave >/dev/null 2>&1 || [ ! -d /usr/share/festival/voices/english/ked_diphone ]; then
   # Needed to synthesize the tts_digits corpus (recipes/tts_digits/prepare.py): its test sets always, train/dev
-  # when no prepared copy is around; flite speaks the test set of a second synthesizer.
-  echo "installing espeak-ng, flite and sox (speech synthesis for the recipe's data preparation)"
+  # when no prepared copy is around; flite speaks the test set of a second synthesizer; Festival's ked voice speaks
+  # a share of the robust recipe's train set (prepare.py --festival-share; never Festival's kal voice, which is flite's kal).
+  echo "installing espeak-ng, flite, sox and festival (speech synthesis for the recipe's data preparation)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  if ! { $SUDO apt-get update -qq >/dev/null 2>&1; $SUDO apt-get install -y -qq espeak-ng flite sox >/dev/null; }; then
-    echo "WARNING: could not install espeak-ng, flite and sox with apt-get; data preparation will need them" >&2
+  packages="espeak-ng flite sox festival festvox-kdlpc16k"
+  if ! { $SUDO apt-get update -qq >/dev/null 2>&1; $SUDO apt-get install -y -qq $packages >/dev/null; }; then
+    echo "WARNING: could not install $packages with apt-get; data preparation will need them" >&2
   fi
 fi
 if [ ! -x .venv/bin/python ]; then

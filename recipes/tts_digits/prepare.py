@@ -1,7 +1,8 @@
 """Data preparation for the tts_digits demo recipe: synthetic English speech (digits and short sentences) for CTC.
 
 Usage: python recipes/tts_digits/prepare.py --out data/tts_digits [--small] [--jobs 2] [--force] [--synthesize]
-                                          [--random-voices N] [--pico-share F] [--accent-share F]
+                                          [--random-voices N] [--pico-share F] [--festival-share F]
+                                          [--accent-share F]
 
 Sets (tts_plan.py says who speaks what): `train` and `dev` (32 espeak-ng voices) and two test sets of 300 digit
 strings + 300 sentences (--small: 50+50) in voices training never hears: `test_espeak_unseen` (other espeak-ng
@@ -24,7 +25,10 @@ synthesized (the shared copy has none; they need espeak-ng, flite and sox). --ra
 OUT/espeak-ng/espeak-ng-data/voices/!v): more vocal tracts to learn from, none of them a test voice; dev keeps the
 32 classic voices. --pico-share F (implies --synthesize) has a third synthesizer, SVOX Pico (`pip install -e ".[tts]"`,
 built from source with a C compiler), speak that share of train's utterances in its two English voices: two engines
-to learn speech from instead of one; dev and the test sets are unchanged, so flite stays unheard. --accent-share F
+to learn speech from instead of one; dev and the test sets are unchanged, so flite stays unheard. --festival-share F
+(implies --synthesize) has a fourth, Festival (`apt-get install festival festvox-kdlpc16k`), speak that share of
+train's espeak-ng utterances in classic variants in its diphone voice ked (flite is Festival's C port: Festival's
+kal voice, flite's kal, is never used, so every flite voice stays unheard). --accent-share F
 (implies --synthesize) speaks that share of train's espeak-ng utterances (those in classic variants) in 48 drawn
 accents instead of their own: a training accent with 2-4 vowel shifts of other English accents (tts_voices.py; files
 in OUT/espeak-ng-accents/espeak-ng-data/lang/gmw), none of them a shift a test accent makes. Rerunning with the
@@ -51,6 +55,7 @@ import soundfile
 from tts_plan import (
     ACCENT_COUNT,
     ACCENT_SEED,
+    FESTIVAL_VOICES,
     RANDOM_VOICE_SEED,
     SENTENCE_WORDS,
     SETS,
@@ -60,6 +65,7 @@ from tts_plan import (
     per_task,
     plan_set,
     with_accents,
+    with_festival,
     with_pico,
 )
 from tts_render import process
@@ -72,6 +78,7 @@ from seqtrain.recog.ngram_lm import build_word_lm
 SHARED_SETS = ("train", "dev")  # what the shared copy has
 TOOLS = ("espeak-ng", "flite", "sox")
 INSTALL = "apt-get install espeak-ng flite sox"
+FESTIVAL_INSTALL = "apt-get install festival festvox-kdlpc16k"  # --festival-share: text2wave and the ked voice
 
 
 def default_shared_dir() -> Path:
@@ -95,9 +102,23 @@ def installed_voices() -> tuple[set[str], set[str], set[str]]:
     return languages, listed_variants(), set(_output(["flite", "-lv"]).split(":", 1)[-1].split())
 
 
-def require_tools(names: tuple[str, ...], pico: bool = False) -> None:
+def festival_voices() -> set[str]:
+    """Festival's installed voices (empty when Festival is not installed)."""
+    if shutil.which("festival") is None or shutil.which("text2wave") is None:
+        return set()
+    return set(_output(["festival", "-b", "(print (voice.list))"]).strip().strip("()").split())
+
+
+def require_tools(names: tuple[str, ...], pico: bool = False, festival: bool = False) -> None:
     """Fails before anything in OUT is removed, with the command that fixes it. espeak-ng falls back to its
     default voice without a word when a variant is missing, so the voices of the sets to synthesize are checked."""
+    if festival:
+        missing_voices = sorted(set(FESTIVAL_VOICES) - festival_voices())
+        if missing_voices:
+            raise SystemExit(
+                f"prepare: --festival-share needs Festival's text2wave with the voice(s) {missing_voices}; "
+                f"install them with: {FESTIVAL_INSTALL}"
+            )
     if pico:
         try:
             import ttspico  # noqa: F401
@@ -158,10 +179,12 @@ def synthesize(
     random_voices: int = 0,
     pico_share: float = 0.0,
     accent_share: float = 0.0,
+    festival_share: float = 0.0,
 ) -> None:
     """Generates the named sets; results arrive in plan order (imap) so HDF, manifest and tags line up.
     `random_voices` drawn variants join train's classic ones (their data folder is written first); SVOX Pico
-    speaks `pico_share` of train, drawn accents `accent_share` of its espeak-ng utterances in classic variants."""
+    speaks `pico_share` of train, Festival `festival_share` and drawn accents `accent_share` of its espeak-ng
+    utterances in classic variants."""
     start, done = time.time(), 0
     voices = {name: random_voices if name == "train" else 0 for name in names}
     if voices.get("train"):
@@ -169,6 +192,8 @@ def synthesize(
     plans = {name: plan_set(name, per_task(name, small), voices[name]) for name in names}
     if pico_share and "train" in plans:
         plans["train"] = with_pico(plans["train"], pico_share)
+    if festival_share and "train" in plans:
+        plans["train"] = with_festival(plans["train"], festival_share)
     if accent_share and "train" in plans:
         write_accent_root(out, ACCENT_SEED, ACCENT_COUNT)
         plans["train"] = with_accents(plans["train"], accent_share)
@@ -349,6 +374,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pico-share", type=float, default=0.0, metavar="F", help="SVOX Pico speaks this share of train (synthesizes)"
     )
     ap.add_argument(
+        "--festival-share",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="Festival speaks this share of train's espeak-ng utterances (synthesizes)",
+    )
+    ap.add_argument(
         "--accent-share",
         type=float,
         default=0.0,
@@ -358,12 +390,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.random_voices < 0:
         ap.error(f"--random-voices must be >= 0, got {args.random_voices}")
-    if not 0.0 <= args.pico_share <= 1.0:
-        ap.error(f"--pico-share is a share of train's utterances within [0, 1], got {args.pico_share}")
-    if not 0.0 <= args.accent_share <= 1.0:
-        ap.error(f"--accent-share is a share of train's espeak-ng utterances within [0, 1], got {args.accent_share}")
-    # drawn voices and accents and Pico's exist only when train is synthesized
-    args.synthesize = args.synthesize or args.random_voices > 0 or args.pico_share > 0 or args.accent_share > 0
+    for option, of_what in (
+        ("pico", "utterances"),
+        ("festival", "espeak-ng utterances"),
+        ("accent", "espeak-ng utterances"),
+    ):
+        share = getattr(args, f"{option}_share")
+        if not 0.0 <= share <= 1.0:
+            ap.error(f"--{option}-share is a share of train's {of_what} within [0, 1], got {share}")
+    # drawn voices and accents, Pico's and Festival's exist only when train is synthesized
+    shares = (args.pico_share, args.festival_share, args.accent_share)
+    args.synthesize = args.synthesize or args.random_voices > 0 or any(share > 0 for share in shares)
     return args
 
 
@@ -397,6 +434,10 @@ def reusable(out: Path, args: argparse.Namespace) -> dict[str, Any] | None:
         return None
     if done.get("pico_share", 0.0) != args.pico_share:
         print(f"prepare: Pico speaks {done.get('pico_share', 0.0)} of train in {out}, not {args.pico_share}; again")
+        return None
+    if done.get("festival_share", 0.0) != args.festival_share:
+        had = done.get("festival_share", 0.0)
+        print(f"prepare: Festival speaks {had} of train in {out}, not {args.festival_share}; preparing it again")
         return None
     if done.get("accent_share", 0.0) != args.accent_share:
         had = done.get("accent_share", 0.0)
@@ -449,14 +490,23 @@ def main(argv: list[str] | None = None) -> int:
     shared = default_shared_dir()
     use_shared = not args.synthesize and all((shared / f).is_file() for n in SHARED_SETS for f in set_files(n)[:2])
     synthesized = TEST_SETS if use_shared else tuple(SETS)
-    require_tools(synthesized, pico=args.pico_share > 0)
+    require_tools(synthesized, pico=args.pico_share > 0, festival=args.festival_share > 0)
     out.mkdir(parents=True, exist_ok=True)
     clear_outputs(out)
     if use_shared:
         print(f"prepare: using the shared corpus {shared} ({'subset' if args.small else 'symlinks'})", flush=True)
         (subset_shared if args.small else link_shared)(shared, out)
     print(f"prepare: synthesizing {list(synthesized)} into {out} (jobs={args.jobs})", flush=True)
-    synthesize(out, synthesized, args.small, args.jobs, args.random_voices, args.pico_share, args.accent_share)
+    synthesize(
+        out,
+        synthesized,
+        args.small,
+        args.jobs,
+        args.random_voices,
+        args.pico_share,
+        args.accent_share,
+        args.festival_share,
+    )
     sets = tuple(SETS)
     counts = check_outputs(out, sets)
     write_lexicon(out)
@@ -473,6 +523,7 @@ def main(argv: list[str] | None = None) -> int:
         "sentence_words": words_digest(),
         "random_voices": args.random_voices,
         "pico_share": args.pico_share,
+        "festival_share": args.festival_share,
         "accent_share": args.accent_share,
         "wall_s": wall,
         "command": command,

@@ -62,6 +62,14 @@ FLITE_VOICES: dict[str, float | None] = {"kal": 95.0, "kal16": 95.0, "awb": 128.
 # Neither engine nor voice is in a test set, so flite stays a synthesizer training never hears.
 PICO_VOICES = ("en-US", "en-GB")
 PICO_SEED = 6  # of which train utterances Pico speaks and how
+# Festival (Debian's festival + festvox-kdlpc16k; prepare.py --festival-share): a fourth engine, for training only:
+# its one US English voice here, ked, a male diphone voice (residual-excited LPC), speaks a share of train's espeak-ng
+# utterances at a drawn rate and mean pitch. flite is Festival's small C port and flite's kal voices are Festival's
+# kal diphones: Festival's kal voice (festvox-kallpc16k, which apt may add as Festival's recommendation) is never used,
+# so every flite voice stays unheard (ked is another speaker); what training shares with flite's kal is the diphone
+# synthesis method.
+FESTIVAL_VOICES = ("ked_diphone",)
+FESTIVAL_SEED = 9  # of which train utterances Festival speaks and how
 # Drawn accents (prepare.py --accent-share): a training accent with a few vowel shifts (tts_voices.random_accent).
 ACCENT_SEED = 8  # of the drawn accents and of which train utterances they speak
 ACCENT_COUNT = 48  # drawn accents: 12 per training accent
@@ -73,7 +81,7 @@ class CorpusSet:
 
     name: str
     seed: int
-    engine: str  # "espeak" or "flite" (Pico speaks train utterances only through with_pico)
+    engine: str  # "espeak" or "flite" (Pico and Festival speak train utterances only: with_pico, with_festival)
     voices: tuple[str, ...]  # flite voices; espeak sets draw an accent and a variant instead
     accents: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
@@ -156,10 +164,29 @@ def _in_classic_espeak_voice(u: dict[str, Any]) -> bool:
     return u["engine"] == "espeak" and "espeak_root" not in u
 
 
+def with_festival(plan: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
+    """`plan` with Festival speaking `share` of each task's espeak-ng utterances in a classic voice, drawn from
+    RandomState((FESTIVAL_SEED, task)); run it after with_pico, whose utterances it leaves alone. Texts, ids, noise
+    and levels stay the plan's; Festival's own options are its duration stretch (> 1 is slower; ked's default is
+    1.1) and the mean of its intonation model's pitch targets in Hz (ked's default 105: male and low female)."""
+    plan = [dict(u) for u in plan]
+    for rng, u in _share_of_each_task(plan, share, "Festival", FESTIVAL_SEED, _in_classic_espeak_voice):
+        for key in ("rate", "pitch", "word_gap"):  # espeak-ng's options
+            u.pop(key)
+        u.update(
+            voice=f"festival:{FESTIVAL_VOICES[rng.randint(len(FESTIVAL_VOICES))]}",
+            engine="festival",
+            duration_stretch=round(float(rng.uniform(0.85, 1.3)), 3),
+            f0_mean=int(rng.randint(75, 171)),
+        )
+    return plan
+
+
 def with_accents(plan: list[dict[str, Any]], share: float, count: int = ACCENT_COUNT) -> list[dict[str, Any]]:
     """`plan` with `share` of each task's espeak-ng utterances spoken in a drawn accent instead of their own,
-    chosen from RandomState((ACCENT_SEED, task)) among those in a classic variant (not Pico's, not a drawn
-    variant's): variant, rate, pitch, texts, noise and levels stay the plan's. Run it after with_pico."""
+    chosen from RandomState((ACCENT_SEED, task)) among those in a classic variant (not Pico's or Festival's, not a
+    drawn variant's): variant, rate, pitch, texts, noise and levels stay the plan's. Run it after with_pico and
+    with_festival."""
     plan = [dict(u) for u in plan]
     names = accent_names(count)
     for rng, u in _share_of_each_task(plan, share, "accent", ACCENT_SEED, _in_classic_espeak_voice):

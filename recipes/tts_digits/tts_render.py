@@ -1,7 +1,7 @@
 """How one planned utterance becomes audio and features: a synthesizer, then the same post-processing for every set.
 
-espeak-ng (22.05 kHz) or flite (8 or 16 kHz) -> sox (16 kHz int16, no dither), or SVOX Pico (16 kHz, in this
-process) -> trim the engine's edge silence,
+espeak-ng (22.05 kHz), flite (8 or 16 kHz) or Festival's text2wave (16 kHz) -> sox (16 kHz int16, no dither), or
+SVOX Pico (16 kHz, in this process) -> trim the engine's edge silence,
 set the level, pad with silence, add coloured noise -> int16 samples -> 80-bin log-mel (the shared corpus' README).
 Only the synthesizer differs between sets, so a test set's WER measures the voices, not the recording conditions.
 """
@@ -48,7 +48,17 @@ def synthesizer_command(u: dict[str, Any], out: str | Path) -> list[str]:
         if u["f0_mean"] is not None:
             opts += ["--setf", f"int_f0_target_mean={u['f0_mean']}"]
         return ["flite", *opts, "-t", u["text"], "-o", "/dev/stdout"]
+    if u["engine"] == "festival":  # text2wave reads the text from stdin (synthesizer_input)
+        intonation = f"(target_f0_mean {u['f0_mean']}) (target_f0_std 15) (model_f0_mean 170) (model_f0_std 34)"
+        settings = [f"(voice_{voice})", f"(set! int_lr_params '({intonation}))"]
+        settings.append(f"(Parameter.set 'Duration_Stretch {u['duration_stretch']})")
+        return ["text2wave", *(arg for s in settings for arg in ("-eval", s))]
     raise ValueError(f"unknown engine {u['engine']!r} in utterance {u['id']}")
+
+
+def synthesizer_input(u: dict[str, Any]) -> bytes | None:
+    """What the engine reads on stdin: the text for Festival's text2wave, nothing for the others."""
+    return u["text"].encode() if u["engine"] == "festival" else None
 
 
 PICO_VOLUME = 40  # % of Pico's default level, which clips (up to 2400 samples at full scale per 6 s; none at 40)
@@ -74,8 +84,14 @@ def speech(u: dict[str, Any], out: str | Path) -> np.ndarray:
     if u["engine"] == "pico":
         raw = pico_speech(u)
     else:
-        wav = subprocess.run(synthesizer_command(u, out), capture_output=True, check=True).stdout
-        sox = ["sox", "-V1", "-D", "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed", "-b", "16"]
+        command, text = synthesizer_command(u, out), synthesizer_input(u)
+        wav = subprocess.run(command, input=text, capture_output=True, check=True).stdout
+        if not wav:  # text2wave writes nothing, and exits 0, for a voice it does not know
+            raise RuntimeError(f"{u['engine']} said nothing for utterance {u['id']} ({u['text']!r}): {command}")
+        # a wav header written to a pipe (Festival's) cannot say how long the data is: sox reads to the end
+        whole = ["--ignore-length"] if u["engine"] == "festival" else []
+        sox = ["sox", "-V1", "-D", *whole, "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed"]
+        sox += ["-b", "16"]
         raw = subprocess.run([*sox, "-c", "1", "-"], input=wav, capture_output=True, check=True).stdout  # -D: no dither
     x = np.frombuffer(raw, dtype=np.int16).astype(np.float64) / 32768.0
     loud = np.flatnonzero(np.abs(x) > 0.01 * (np.abs(x).max() + 1e-9))

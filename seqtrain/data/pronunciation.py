@@ -16,11 +16,20 @@ the lexicon).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from seqtrain.errors import ConfigError
 
 Pronunciation = tuple[str, ...]
+
+
+def lexicon_lines(lines: Iterable[str]) -> Iterator[tuple[int, str, Pronunciation]]:
+    """(line number, word, units) of each non-blank line; units are empty for a word alone on its line."""
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if fields:
+            yield number, fields[0], tuple(fields[1:])
 
 
 def read_pronunciations(path: str | Path, *, where: str) -> dict[str, list[Pronunciation]]:
@@ -31,11 +40,7 @@ def read_pronunciations(path: str | Path, *, where: str) -> dict[str, list[Pronu
     except OSError as e:
         raise ConfigError(f"{where}: cannot read the pronunciation lexicon {path}: {e.strerror or e}") from e
     lexicon: dict[str, list[Pronunciation]] = {}
-    for number, line in enumerate(lines, start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        word, units = fields[0], tuple(fields[1:])
+    for number, word, units in lexicon_lines(lines):
         if not units:
             raise ConfigError(
                 f"{where}: {path}, line {number}: word {word!r} has no pronunciation (write `WORD UNIT UNIT ...`)"

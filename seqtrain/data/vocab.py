@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import json
 from collections.abc import Sequence
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -183,17 +184,12 @@ class LexiconVocab(Vocabulary):
         return symbols
 
     def decode(self, ids: Sequence[int]) -> str:
-        words: list[str] = []
-        run: list[str] = []
-        for label in [self.labels[i] for i in ids if i != self.blank_index and 0 <= i < len(self.labels)] + [
-            self.word_boundary
-        ]:
-            if label != self.word_boundary:
-                run.append(label)
-            elif run:
-                words.append(self.words_of.get(tuple(run), f"[{'_'.join(run)}]"))
-                run = []
-        return " ".join(words)
+        labels = [self.labels[i] for i in ids if i != self.blank_index and 0 <= i < len(self.labels)]
+        boundary = self.word_boundary
+        runs = [
+            tuple(run) for is_boundary, run in groupby(labels, key=lambda label: label == boundary) if not is_boundary
+        ]
+        return " ".join(self.words_of.get(run, f"[{'_'.join(run)}]") for run in runs)
 
 
 VOCAB_CLASSES: dict[str, type[Vocabulary]] = {

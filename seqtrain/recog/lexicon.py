@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from seqtrain.data.pronunciation import lexicon_lines
 from seqtrain.errors import ConfigError
 
 
@@ -51,7 +52,7 @@ def read_lexicon_entries(lexicon: Sequence[str] | str) -> list[tuple[str, tuple[
     else:
         try:
             with open(lexicon, encoding="utf-8") as f:
-                entries = [(fields[0], tuple(fields[1:])) for fields in map(str.split, f) if fields]
+                entries = [(word, units) for _, word, units in lexicon_lines(f)]
         except OSError as e:
             raise ConfigError(f"recog_lexicon: cannot read {lexicon!r}: {e.strerror or e}") from e
     if not entries:
