@@ -79,6 +79,12 @@ SHARED_SETS = ("train", "dev")  # what the shared copy has
 TOOLS = ("espeak-ng", "flite", "sox")
 INSTALL = "apt-get install espeak-ng flite sox"
 FESTIVAL_INSTALL = "apt-get install festival festvox-kdlpc16k"  # --festival-share: text2wave and the ked voice
+# --NAME-share options: who speaks the share of train (done.json's NAME_share), and of which utterances it is
+SHARES = {
+    "pico": ("Pico speaks", "utterances"),
+    "festival": ("Festival speaks", "espeak-ng utterances"),
+    "accent": ("drawn accents speak", "espeak-ng utterances"),
+}
 
 
 def default_shared_dir() -> Path:
@@ -390,16 +396,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.random_voices < 0:
         ap.error(f"--random-voices must be >= 0, got {args.random_voices}")
-    for option, of_what in (
-        ("pico", "utterances"),
-        ("festival", "espeak-ng utterances"),
-        ("accent", "espeak-ng utterances"),
-    ):
-        share = getattr(args, f"{option}_share")
+    shares = [getattr(args, f"{option}_share") for option in SHARES]
+    for (option, (_, of_what)), share in zip(SHARES.items(), shares):
         if not 0.0 <= share <= 1.0:
             ap.error(f"--{option}-share is a share of train's {of_what} within [0, 1], got {share}")
     # drawn voices and accents, Pico's and Festival's exist only when train is synthesized
-    shares = (args.pico_share, args.festival_share, args.accent_share)
     args.synthesize = args.synthesize or args.random_voices > 0 or any(share > 0 for share in shares)
     return args
 
@@ -432,17 +433,11 @@ def reusable(out: Path, args: argparse.Namespace) -> dict[str, Any] | None:
         drawn = done.get("random_voices", 0)
         print(f"prepare: train in {out} has {drawn} random voices, not {args.random_voices}; preparing it again")
         return None
-    if done.get("pico_share", 0.0) != args.pico_share:
-        print(f"prepare: Pico speaks {done.get('pico_share', 0.0)} of train in {out}, not {args.pico_share}; again")
-        return None
-    if done.get("festival_share", 0.0) != args.festival_share:
-        had = done.get("festival_share", 0.0)
-        print(f"prepare: Festival speaks {had} of train in {out}, not {args.festival_share}; preparing it again")
-        return None
-    if done.get("accent_share", 0.0) != args.accent_share:
-        had = done.get("accent_share", 0.0)
-        print(f"prepare: drawn accents speak {had} of train in {out}, not {args.accent_share}; preparing it again")
-        return None
+    for option, (speaker, _) in SHARES.items():
+        had, asked = done.get(f"{option}_share", 0.0), getattr(args, f"{option}_share")
+        if had != asked:
+            print(f"prepare: {speaker} {had} of train in {out}, not {asked}; preparing it again")
+            return None
     if done.get("sentence_words") != words_digest():  # prepared before prepare.py spoke the shared copy's words
         if done.get("source") != "shared":
             print(f"prepare: {out} was synthesized from another list of sentence words; preparing it again")
