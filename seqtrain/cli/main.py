@@ -63,6 +63,8 @@ def parse_command_line(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_command_line(argv)
+    # the arguments that restart this very command (openmp_wait_policy); None when called in-process
+    args.command_line = list(sys.argv[1:]) if argv is None else None
     try:
         return int(args.run(args) or 0)
     except SeqtrainError as e:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from seqtrain.cli.openmp_policy import apply_wait_policy
 from seqtrain.config import load_config
-from seqtrain.config.settings import RunSettings
+from seqtrain.config.settings import DataSettings, RunSettings
 from seqtrain.errors import ConfigError
 from seqtrain.pipeline.run import train
 
@@ -32,5 +33,6 @@ def run(args: argparse.Namespace) -> int:
     task = RunSettings.from_config(config).task
     if task != "train":
         raise ConfigError(f"config {args.config}: task={task!r}, but `seqtrain train` trains; {_OTHER_TASKS[task]}")
+    apply_wait_policy(DataSettings.from_config(config).openmp_wait_policy, getattr(args, "command_line", None))
     train(config)
     return 0

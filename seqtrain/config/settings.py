@@ -92,6 +92,7 @@ class DataSettings(Concern):
     num_inputs: int | None
     num_outputs: int | dict[str, Any] | None
     num_workers: int
+    openmp_wait_policy: str | None
     test_datasets: dict[str, Any] | None
     train: Any
 
@@ -217,6 +218,7 @@ class RecogSettings(Concern):
     """`seqtrain recog`: decoder, its options, what to score."""
 
     forward_batch_size: int | None
+    model_average_epochs: int
     output_file: str | None
     recog_beam_size: int | None
     recog_beam_threshold: float

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from seqtrain.checkpoint.run_files import RunFiles
+from seqtrain.checkpoint.average import average_model_states
+from seqtrain.checkpoint.run_files import CheckpointRef, RunFiles
 from seqtrain.checkpoint.store import load_checkpoint
 from seqtrain.config import Config
 from seqtrain.config.settings import Settings
@@ -32,7 +33,8 @@ class TrainedModel:
 
 
 def load_trained_model(config: Config, epoch: int | None = None) -> TrainedModel:
-    """The model of `epoch` (default: the last finished epoch), in eval mode on the configured device."""
+    """The model of `epoch` (default: the last finished epoch), in eval mode on the configured device; with
+    `model_average_epochs` N > 1, its parameters are the mean of epochs epoch-N+1 .. epoch."""
     settings = Settings.from_config(config)
     prefix = settings.run.model
     if not prefix:
@@ -48,6 +50,9 @@ def load_trained_model(config: Config, epoch: int | None = None) -> TrainedModel
         have = ", ".join(str(r.epoch) for r in finished) or "none"
         raise CheckpointError(f"checkpoint {path} does not exist (finished epochs: {have})")
     state = load_checkpoint(path)
+    average = settings.recog.model_average_epochs
+    if average > 1:
+        state = {**state, "model": _averaged_parameters(files, epoch, average, state["model"], finished)}
     device = pick_device(settings.run.device)
     builder = make_model_builder(config)
     seed_all(derive_seed(settings.run.random_seed, "init", epoch))
@@ -58,5 +63,28 @@ def load_trained_model(config: Config, epoch: int | None = None) -> TrainedModel
         raise CheckpointError(f"checkpoint {path} does not fit the model the config builds: {e}") from e
     apply_preload(model, settings.network.preload_from_files, training=False)  # entries without init_for_train
     model.eval()
-    log.info("loaded %s (epoch %d)", path, epoch)
+    averaged = f", the mean of epochs {epoch - average + 1}-{epoch}" if average > 1 else ""
+    log.info("loaded %s (epoch %d%s)", path, epoch, averaged)
     return TrainedModel(model, builder, epoch, device, path)
+
+
+def _averaged_parameters(
+    files: RunFiles, epoch: int, count: int, newest: dict[str, torch.Tensor], finished: list[CheckpointRef]
+) -> dict[str, torch.Tensor]:
+    """The mean of the model parameters of epochs epoch-count+1 .. epoch (`newest` is epoch's, already loaded)."""
+    first = epoch - count + 1
+    have = ", ".join(str(r.epoch) for r in finished) or "none"
+    if first < 1:
+        raise ConfigError(
+            f"model_average_epochs = {count} averages epochs {first}-{epoch}, but epochs start at 1 (finished "
+            f"epochs: {have}); decode a later epoch or average fewer"
+        )
+    paths = [files.epoch_checkpoint(e) for e in range(first, epoch + 1)]
+    for path in paths:
+        if not path.exists():
+            raise CheckpointError(
+                f"model_average_epochs = {count} averages epochs {first}-{epoch}, but {path} does not exist "
+                f"(finished epochs: {have}; cleanup_old_models = False keeps every epoch)"
+            )
+    states = [load_checkpoint(path)["model"] for path in paths[:-1]] + [newest]
+    return average_model_states(states, paths)

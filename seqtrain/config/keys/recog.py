@@ -137,6 +137,15 @@ declare(
     returnn=True,
 )
 declare(
+    "model_average_epochs",
+    int,
+    1,
+    "recog, forward, align, eval: use the mean of the parameters of this many finished epochs ending at the chosen "
+    "one (checkpoint averaging, as ESPnet's average_nbest_models / icefall's --avg); 1 = that epoch alone",
+    group=G,
+    check=at_least(1),
+)
+declare(
     "forward_batch_size",
     int | None,
     None,
