@@ -61,7 +61,10 @@ def _phonemes() -> str:
 
 
 model = os.environ.get("TTS_DIGITS_EXP", "exp/tts_digits/robust_conformer") + "/model"
-num_epochs = 13  # 2.0 min for epoch 1, 3.2-3.5 min per augmented epoch on the 2-core machine: 42.3 min
+num_epochs = 17  # 1.9 min for epoch 1, ~2.3 min per augmented epoch on the 2-core machine (passive OpenMP)
+# the trainer's OpenMP threads sleep between ops, so the 2 loader workers that augment get the cores: augmented epochs
+# 1.45x faster than with spinning threads (docs/data.md); `seqtrain train` restarts itself once to apply it
+openmp_wait_policy = "passive"
 # bfloat16 autocast: 1.23x the float32 train steps on this CPU (AVX512-BF16, `python -m bench.recipe_step_speed
 # --precisions float32,bfloat16`), 5-7 % per epoch here (the loader workers share the cores): pays for the 13th epoch
 torch_amp = "bfloat16"

@@ -72,13 +72,16 @@ def spell_lexicon_entries(lexicon: Sequence[str] | str, vocab: Sequence[str]) ->
     """The lexicon's words with their spellings: given units looked up in `vocab`, bare words spelled by it."""
     index = {entry: i for i, entry in enumerate(vocab)}
     where = f"lexicon file {lexicon}" if isinstance(lexicon, str) else "recog_lexicon"
+    entries = read_lexicon_entries(lexicon)
+    bare = [word for word, units in entries if not units]
+    try:
+        spelled = dict(zip(bare, spell_lexicon(bare, vocab), strict=True))  # one vocabulary index for all of them
+    except ConfigError as e:
+        raise ConfigError(f"{e} ({where})") from None
     spellings: dict[str, list[list[int]]] = {}
-    for word, units in read_lexicon_entries(lexicon):
+    for word, units in entries:
         if not units:
-            try:
-                labels = spell_lexicon([word], vocab)[0]
-            except ConfigError as e:
-                raise ConfigError(f"{e} ({where})") from None
+            labels = spelled[word]
         else:
             missing = [u for u in units if u not in index]
             if missing:
