@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from seqtrain.data.augment import filters, noise, reverb, source_filter, speed  # noqa: F401  (they register the transform types)
+from seqtrain.data.augment import filters, noise, reverb, source_filter, speed, vocoder  # noqa: F401  (they register the transform types)
 from seqtrain.data.augment.options import at_epoch, parse_probability, schedule_points
 from seqtrain.data.augment.transform import TRANSFORMS, AugmentContext, Params, Transform
 from seqtrain.errors import ConfigError

@@ -59,7 +59,7 @@ class FormantBandwidth(Transform):
 
         def swap_envelope(spectrum: np.ndarray, power: np.ndarray, speech: np.ndarray, lpc: np.ndarray) -> None:
             gains = envelope(lpc, spectrum.shape[0], pole_radius) / envelope(lpc, spectrum.shape[0])
-            spectrum[:, speech] *= gains * _energy_scale(power[:, speech], power[:, speech] * gains**2)
+            spectrum[:, speech] *= gains * energy_scale(power[:, speech], power[:, speech] * gains**2)
 
         return framewise(samples, sample_rate, self.order, swap_envelope)
 
@@ -83,7 +83,7 @@ class Breathiness(Transform):
 
         def mix_noise(spectrum: np.ndarray, power: np.ndarray, speech: np.ndarray, lpc: np.ndarray) -> None:
             shape = envelope(lpc, spectrum.shape[0])
-            shape *= _energy_scale(power[:, speech], shape**2)  # the frame's power, in the envelope's shape
+            shape *= energy_scale(power[:, speech], shape**2)  # the frame's power, in the envelope's shape
             spectrum[:, speech] = np.sqrt(1 - ratio) * spectrum[:, speech] + np.sqrt(ratio) * shape * noise[:, speech]
 
         return framewise(samples, sample_rate, self.order, mix_noise)
@@ -97,7 +97,7 @@ def framewise(samples: np.ndarray, sample_rate: int, order: int, change: Change)
     predictor polynomials), then overlap-add back to exactly `len(samples)` float32 samples."""
     from scipy.signal import istft
 
-    n_fft, overlap = _frames(sample_rate)
+    n_fft, overlap = frame_sizes(sample_rate)
     spectrum = short_time_spectrum(samples, sample_rate)
     power = np.abs(spectrum) ** 2  # bins x frames
     autocorrelation = np.fft.irfft(power, axis=0)[: order + 1].T  # frames x lags
@@ -110,7 +110,7 @@ def framewise(samples: np.ndarray, sample_rate: int, order: int, change: Change)
     return fit_length(out.astype(np.float32), len(samples))
 
 
-def _frames(sample_rate: int) -> tuple[int, int]:
+def frame_sizes(sample_rate: int) -> tuple[int, int]:
     n_fft = int(2 ** np.ceil(np.log2(_WINDOW_S * sample_rate)))
     return n_fft, n_fft - n_fft // _HOP_FRACTION
 
@@ -119,7 +119,7 @@ def short_time_spectrum(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     """bins x frames, the frames `framewise` works on (a signal shorter than one frame is zero-padded to one)."""
     from scipy.signal import stft
 
-    n_fft, overlap = _frames(sample_rate)
+    n_fft, overlap = frame_sizes(sample_rate)
     padded = np.pad(samples.astype(np.float64), (0, max(0, n_fft - len(samples))))
     return stft(padded, window="hann", nperseg=n_fft, noverlap=overlap)[2]
 
@@ -130,7 +130,7 @@ def envelope(lpc: np.ndarray, num_bins: int, pole_radius: float = 1.0) -> np.nda
     return 1.0 / np.abs(np.fft.rfft(lpc * pole_radius ** np.arange(order + 1), 2 * (num_bins - 1), axis=1)).T
 
 
-def _energy_scale(power: np.ndarray, changed_power: np.ndarray) -> np.ndarray:
+def energy_scale(power: np.ndarray, changed_power: np.ndarray) -> np.ndarray:
     """Per frame, the amplitude factor that gives `changed_power` the frame energy of `power` (bins x frames)."""
     return np.sqrt(power.sum(0) / np.maximum(changed_power.sum(0), 1e-30))
 
@@ -150,7 +150,7 @@ def levinson_durbin(autocorrelation: np.ndarray, order: int) -> np.ndarray:
     return lpc
 
 
-def _order(options: dict[str, Any], ctx: AugmentContext) -> int:
+def lpc_order(options: dict[str, Any], ctx: AugmentContext) -> int:
     order = options.get("order", 2 + ctx.sample_rate // 1000)  # the usual LPC order: 2 + kHz
     if not isinstance(order, int) or isinstance(order, bool) or not 2 <= order <= 64:
         raise ConfigError(f"{ctx.where}: order must be an int in [2, 64] (LPC order; 2 + kHz is usual), got {order!r}")
@@ -161,11 +161,11 @@ def _order(options: dict[str, Any], ctx: AugmentContext) -> int:
 def _formant_bandwidth(options: dict[str, Any], ctx: AugmentContext, prob: float) -> Transform:
     check_options(options, FormantBandwidth.OPTIONS, ctx)
     widen = parse_draw(require(options, "widen_hz", ctx), where=ctx.where, name="widen_hz", minimum=0, maximum=2000)
-    return FormantBandwidth(widen, _order(options, ctx), prob)
+    return FormantBandwidth(widen, lpc_order(options, ctx), prob)
 
 
 @TRANSFORMS.register("breathiness")
 def _breathiness(options: dict[str, Any], ctx: AugmentContext, prob: float) -> Transform:
     check_options(options, Breathiness.OPTIONS, ctx)
     ratio = parse_draw(require(options, "noise_ratio", ctx), where=ctx.where, name="noise_ratio", minimum=0, maximum=1)
-    return Breathiness(ratio, _order(options, ctx), prob)
+    return Breathiness(ratio, lpc_order(options, ctx), prob)
