@@ -36,6 +36,7 @@ SINGLE = {
     "gain": {"type": "gain", "db": 3.0},
     "formant_bandwidth": {"type": "formant_bandwidth", "widen_hz": 200.0},
     "breathiness": {"type": "breathiness", "noise_ratio": 0.3},
+    "vocoder": {"type": "vocoder", "f0_hz": 120.0},
 }
 
 

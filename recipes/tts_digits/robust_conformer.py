@@ -14,11 +14,12 @@ fbank features are computed: speed perturbation (vocal tract length and speaking
 shifts, broader formants and a breathier source (recorded voices are less sharp and less periodic than
 espeak-ng's formant synthesis), a random equalizer curve and band limits (another synthesizer, microphone or
 channel colours the spectrum differently), generated reverberation, extra noise and gain. On top of
-conformer_ctc.py's SpecAugment, dropout and stochastic depth; trained in bfloat16 autocast (13 epochs in 42
-minutes, where float32 fitted 12 in 39.5). Decoding: CTC beam search over the training lexicon with a word 3-gram
+conformer_ctc.py's SpecAugment, dropout and stochastic depth; trained in bfloat16 autocast with passive OpenMP
+threads (`openmp_wait_policy`: the loader workers that augment get the cores), 17 epochs in 42.8 minutes where
+spinning threads fitted 13. Decoding: CTC beam search over the training lexicon with a word 3-gram
 LM of the training transcripts (`seqtrain lm`, written by prepare.py), weights tuned on dev. The labels are phonemes:
 each word's en-us pronunciation by espeak-ng (prepare.py's lexicon.phones.txt, `LexiconVocab`), which decoding reads
-back as words (dev 1.34, unseen espeak-ng 9.38, flite 43.0 % WER against 2.77 / 14.40 / 47.77 with characters).
+back as words (17 epochs, dev-tuned: dev 0.79, unseen espeak-ng 9.65, flite 43.1 % WER; README).
 Every set is read from its audio (dev and tests un-augmented); the test sets (unseen espeak-ng voices, flite) are
 never used in training or tuning.
 """
@@ -61,9 +62,9 @@ def _phonemes() -> str:
 
 
 model = os.environ.get("TTS_DIGITS_EXP", "exp/tts_digits/robust_conformer") + "/model"
-num_epochs = 17  # 1.9 min for epoch 1, ~2.3 min per augmented epoch on the 2-core machine (passive OpenMP)
-# the trainer's OpenMP threads sleep between ops, so the 2 loader workers that augment get the cores: augmented epochs
-# 1.45x faster than with spinning threads (docs/data.md); `seqtrain train` restarts itself once to apply it
+num_epochs = 17  # 2.1 min for epoch 1, 2.4-2.7 per augmented epoch on the 2-core machine: 42.8 min (13 before passive)
+# the trainer's OpenMP threads sleep between ops, so the 2 loader workers that augment get the cores: augmented steps
+# 1.25-1.3x faster than with spinning threads, side by side (docs/data.md); `seqtrain train` restarts itself to apply it
 openmp_wait_policy = "passive"
 # bfloat16 autocast: 1.23x the float32 train steps on this CPU (AVX512-BF16, `python -m bench.recipe_step_speed
 # --precisions float32,bfloat16`), 5-7 % per epoch here (the loader workers share the cores): pays for the 13th epoch

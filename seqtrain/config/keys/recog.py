@@ -140,7 +140,7 @@ declare(
     "model_average_epochs",
     int,
     1,
-    "recog, forward, align, eval: use the mean of the parameters of this many finished epochs ending at the chosen "
+    "recog, forward, align: use the mean of the parameters of this many finished epochs ending at the chosen "
     "one (checkpoint averaging, as ESPnet's average_nbest_models / icefall's --avg); 1 = that epoch alone",
     group=G,
     check=at_least(1),
