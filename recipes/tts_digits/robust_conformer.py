@@ -19,7 +19,7 @@ threads (`openmp_wait_policy`: the loader workers that augment get the cores), 1
 spinning threads fitted 13. Decoding: CTC beam search over the training lexicon with a word 3-gram
 LM of the training transcripts (`seqtrain lm`, written by prepare.py), weights tuned on dev. The labels are phonemes:
 each word's en-us pronunciation by espeak-ng (prepare.py's lexicon.phones.txt, `LexiconVocab`), which decoding reads
-back as words (17 epochs, dev-tuned: dev 0.79, unseen espeak-ng 9.65, flite 43.1 % WER; README).
+back as words (17 epochs, dev-tuned: dev 0.79, unseen espeak-ng 9.75, flite 44.1 % WER; README).
 Every set is read from its audio (dev and tests un-augmented); the test sets (unseen espeak-ng voices, flite) are
 never used in training or tuning.
 """

@@ -58,7 +58,13 @@ class SearchOptions:
 
 
 class LexiconSearch:
-    """The lexicon as a trie of spellings and the word LM, loaded once (an LM may take seconds to load)."""
+    """The lexicon as a trie of spellings, built once, and the word LM, loaded anew for every `decode` call.
+
+    Why anew: flashlight's KenLM wrapper keeps the LM states a search created, and a later search over the same
+    outputs with the same settings can end differently (measured on the robust recipe: after a tuning grid's other
+    points, one of 600 dev utterances changed a word), so a tuning grid's points would depend on their order. A fresh
+    LM per call costs its load time per dataset and setting (a KenLM binary file loads in milliseconds).
+    """
 
     def __init__(self, lexicon: Sequence[str] | str, vocab: Sequence[str], *, blank: int, lm_path: str | None) -> None:
         """`lexicon`: `recog_lexicon` (words, or a file of words or of words with their pronunciations)."""
@@ -76,7 +82,8 @@ class LexiconSearch:
         labels = [label for variants in self.spellings for spelling in variants for label in spelling]
         self.num_needed = max(blank, self.boundary, *labels) + 1
         self._words = Dictionary(spelled.words)
-        self._lm = _load_lm(lm_path, self._words)
+        self._lm_path = lm_path
+        self._lm = _load_lm(lm_path, self._words)  # checked here, before any decoding; scores the trie's unigrams
         self._lm_scale = math.log(10.0) if lm_path is not None else 0.0  # KenLM's log10 -> natural log
         self._trie = self._build_trie()
 
@@ -112,7 +119,7 @@ class LexiconSearch:
                 criterion_type=CriterionType.CTC,
             ),
             self._trie,
-            self._lm,
+            _load_lm(self._lm_path, self._words),  # fresh: no states from an earlier search
             self.boundary,
             self.blank,
             -1,  # no unknown word: only lexicon words are hypothesized

@@ -98,8 +98,8 @@ def hmm_topology(hmm: AlignSettings, *, num_labels: int, vocab: Sequence[str] | 
 @dataclass(frozen=True)
 class DecoderInput:
     """What a decoder factory may use: the recog_* settings, the align_* topology settings (hmm decoders), the
-    model, the label set and the blank. `cache` keeps what is costly to load (an LM) across the decoders of one
-    `seqtrain recog --tune` run; a factory keys its entries by everything they were built from."""
+    model, the label set and the blank. `cache` keeps what is costly to build (a lexicon search) across the decoders
+    of one `seqtrain recog --tune` run; a factory keys its entries by everything they were built from."""
 
     recog: RecogSettings
     hmm: AlignSettings
@@ -125,7 +125,7 @@ def make_decoder(
     cache: dict[object, object] | None = None,
 ) -> Decoder:
     """The configured decoder; `num_labels` = the target vocabulary size (the blank defaults to it). Pass the same
-    `cache` to decoders that differ only in their options (tuning) to load an LM once."""
+    `cache` to decoders that differ only in their options (tuning) to build a lexicon search once."""
     blank = recog.recog_blank_index
     factory = DECODERS.get(recog.recog_decoder, where="recog_decoder")
     hmm = AlignSettings.from_settings(align, mode="hmm")

@@ -58,7 +58,7 @@ class Forwarded:
 
 class Recognizer:
     """A trained model and its datasets, loaded once to forward several datasets and decode them under several
-    settings; `cache` keeps what decoders load (an LM) across settings."""
+    settings; `cache` keeps what decoders build (a lexicon search) across settings."""
 
     def __init__(self, config: Config, epoch: int | None = None) -> None:
         self.config = config

@@ -12,10 +12,13 @@ from seqtrain.config import Config
 from seqtrain.config.settings import AlignmentSettings, RecogSettings
 from seqtrain.data.vocab import LexiconVocab
 from seqtrain.errors import ConfigError
+from seqtrain.recog import ctc_lm
 from seqtrain.recog.ctc import ctc_greedy_decode
 from seqtrain.recog.decoders import Decoder, make_decoder
 from seqtrain.recog.wer import labels_to_text
 from tests.recog.helpers import VOCAB, frames, write_arpa
+
+load_lm = ctc_lm._load_lm  # the real loader, for a test that counts its calls
 
 # "a", then "b" or "c" with "c" a little more likely, then blank: acoustically "ac", the LM prefers "ab"
 AB_OR_AC = frames({"a": 0.9}, {"b": 0.4, "c": 0.5}, {"-": 0.9})
@@ -93,12 +96,24 @@ def test_the_blank_may_be_any_class_but_the_boundary(tmp_path: Path) -> None:
         ctc_beam()(AB_OR_AC[..., :4], torch.tensor([3]))
 
 
-def test_a_tuning_run_loads_the_lexicon_and_lm_once(tmp_path: Path) -> None:
+def test_a_tuning_run_builds_the_lexicon_search_once_and_loads_a_fresh_lm_per_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loads: list[str | None] = []
+
+    def counting_load(lm_path: str | None, words: Any) -> Any:
+        loads.append(lm_path)
+        return load_lm(lm_path, words)
+
+    monkeypatch.setattr(ctc_lm, "_load_lm", counting_load)
     cache: dict[object, object] = {}
     lm = str(write_arpa(tmp_path))
-    weights = [ctc_beam(cache=cache, recog_lm=lm, recog_lm_weight=w) for w in (0.0, 1.0)]
-    assert len(cache) == 1
-    assert [texts(d, AB_OR_AC)[0] for d in weights] == ["ac", "ab"]
+    weights = [ctc_beam(cache=cache, recog_lm=lm, recog_lm_weight=w) for w in (0.0, 1.0, 0.0)]
+    assert len(cache) == 1 and loads == [lm]  # one search: its lexicon trie, the LM checked once
+    # flashlight's KenLM keeps a search's states for the next one, so each decoding gets its own LM: a grid point
+    # decodes the same whatever was decoded before it (the robust recipe's dev changed a word otherwise)
+    assert [texts(d, AB_OR_AC)[0] for d in weights] == ["ac", "ab", "ac"]
+    assert loads == [lm] * 4
 
 
 def test_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
