@@ -83,15 +83,15 @@ class LexiconSearch:
         self.num_needed = max(blank, self.boundary, *labels) + 1
         self._words = Dictionary(spelled.words)
         self._lm_path = lm_path
-        self._lm = _load_lm(lm_path, self._words)  # checked here, before any decoding; scores the trie's unigrams
         self._lm_scale = math.log(10.0) if lm_path is not None else 0.0  # KenLM's log10 -> natural log
-        self._trie = self._build_trie()
+        self._trie = self._build_trie(_load_lm(lm_path, self._words))  # the LM checked before any decoding
 
-    def _build_trie(self) -> Trie:
+    def _build_trie(self, lm: LM) -> Trie:
+        """The spellings with each word's unigram score (looked ahead: smeared, the best below each node)."""
         trie = Trie(self.num_needed, self.boundary)
-        start = self._lm.start(False)
+        start = lm.start(False)
         for index, variants in enumerate(self.spellings):
-            _, unigram = self._lm.score(start, index)  # looked ahead into the trie (smearing: best below a node)
+            _, unigram = lm.score(start, index)
             for spelling in variants:
                 trie.insert([*spelling, self.boundary], index, unigram)
         trie.smear(SmearingMode.MAX)

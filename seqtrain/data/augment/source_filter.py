@@ -100,14 +100,19 @@ def framewise(samples: np.ndarray, sample_rate: int, order: int, change: Change)
     n_fft, overlap = frame_sizes(sample_rate)
     spectrum = short_time_spectrum(samples, sample_rate)
     power = np.abs(spectrum) ** 2  # bins x frames
-    autocorrelation = np.fft.irfft(power, axis=0)[: order + 1].T  # frames x lags
-    speech = autocorrelation[:, 0] > 1e-10 * max(float(autocorrelation[:, 0].max()), 1e-30)
+    speech, lpc = fit_sounding_frames(np.fft.irfft(power, axis=0)[: order + 1].T, order)
     if speech.any():
-        weights = np.ones(order + 1)
-        weights[0] += _NOISE_FLOOR
-        change(spectrum, power, speech, levinson_durbin(autocorrelation[speech] * weights, order))
+        change(spectrum, power, speech, lpc)
     _, out = istft(spectrum, window="hann", nperseg=n_fft, noverlap=overlap)
     return fit_length(out.astype(np.float32), len(samples))
+
+
+def fit_sounding_frames(autocorrelation: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
+    """The frames with sound (not digital zero) and their LPC fits (`autocorrelation`: frames x lags >= order+1)."""
+    sound = autocorrelation[:, 0] > 1e-10 * max(float(autocorrelation[:, 0].max()), 1e-30)
+    weights = np.ones(order + 1)
+    weights[0] += _NOISE_FLOOR
+    return sound, levinson_durbin(autocorrelation[sound, : order + 1] * weights, order)
 
 
 def frame_sizes(sample_rate: int) -> tuple[int, int]:

@@ -25,9 +25,9 @@ from seqtrain.data.augment.options import Draw, parse_draw
 from seqtrain.data.augment.source_filter import (
     energy_scale,
     envelope,
+    fit_sounding_frames,
     frame_sizes,
     framewise,
-    levinson_durbin,
     lpc_order,
     short_time_spectrum,
 )
@@ -90,14 +90,10 @@ def frame_voicing(samples: np.ndarray, sample_rate: int, order: int) -> np.ndarr
     padded = np.pad(samples.astype(np.float64), (0, max(0, n_fft - len(samples))))
     # zero-padded to twice the frame: the inverse FFT of a power spectrum is the linear (not circular) autocorrelation
     power = np.abs(stft(padded, window="hann", nperseg=n_fft, noverlap=overlap, nfft=2 * n_fft)[2]) ** 2
-    autocorrelation = np.fft.irfft(power, axis=0)  # lags x frames
-    sound = autocorrelation[0] > 1e-10 * max(float(autocorrelation[0].max()), 1e-30)
+    sound, lpc = fit_sounding_frames(np.fft.irfft(power, axis=0)[: order + 1].T, order)  # as framewise fits them
     voicing = np.zeros(power.shape[1])
     if not sound.any():
         return voicing
-    floor = np.ones(order + 1)
-    floor[0] += 1e-4  # as framewise's fit: a -40 dB white floor keeps every fit stable
-    lpc = levinson_durbin(autocorrelation[: order + 1, sound].T * floor, order)
     inverse_filter = np.abs(np.fft.rfft(lpc, 2 * n_fft, axis=1)).T ** 2  # |A|^2: bins x frames
     below = np.fft.rfftfreq(2 * n_fft, 1 / sample_rate) < _LOW_PASS_HZ
     residual = np.fft.irfft(power[:, sound] * inverse_filter * below[:, None], axis=0)[:n_fft]
