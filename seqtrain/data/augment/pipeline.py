@@ -6,8 +6,9 @@ resolved and checked when the dataset is built, so a bad value in epoch 20 fails
 are checked when their epoch comes.
 
 Randomness: sequence `idx` of epoch `e` draws from `SeedSequence(derive_seed(random_seed, "augment", e, idx))`,
-one child generator per transform, so a transform's draws do not change when another transform is added,
-removed or gets another `prob`.
+one child generator per position in the list, so a transform's draws do not change when another one gets other
+options or another `prob`, or when transforms are added or removed after it (one inserted before it moves it to
+the next child: other draws).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from seqtrain.data.augment import filters, noise, reverb, source_filter, speed, vocoder  # noqa: F401  (they register the transform types)
+from seqtrain.data.augment import dynamics, filters, noise, reverb, source_filter, speed, vocoder  # noqa: F401  (they register the transform types)
 from seqtrain.data.augment.options import at_epoch, parse_probability, schedule_points
 from seqtrain.data.augment.transform import TRANSFORMS, AugmentContext, Params, Transform
 from seqtrain.errors import ConfigError

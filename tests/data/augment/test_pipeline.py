@@ -36,6 +36,9 @@ def test_a_transforms_draws_do_not_move_when_another_changes() -> None:
     other = Augmentation([SPECS[0], {**SPECS[1], "prob": 1.0}], sample_rate=RATE, where="d").at(1, random_seed=0)
     assert base is not None and other is not None
     assert [base.draw(i, 1000)[0] for i in range(20)] == [other.draw(i, 1000)[0] for i in range(20)]
+    appended = Augmentation([*SPECS, {"type": "gain", "db": (-3, 3)}], sample_rate=RATE, where="d").at(1, random_seed=0)
+    assert appended is not None  # one added at the end leaves the draws before it alone
+    assert [base.draw(i, 1000) for i in range(20)] == [appended.draw(i, 1000)[:2] for i in range(20)]
 
 
 def test_whole_list_and_single_options_are_scheduled_per_epoch() -> None:
