@@ -37,6 +37,7 @@ SINGLE = {
     "formant_bandwidth": {"type": "formant_bandwidth", "widen_hz": 200.0},
     "breathiness": {"type": "breathiness", "noise_ratio": 0.3},
     "vocoder": {"type": "vocoder", "f0_hz": 120.0},
+    "dynamics": {"type": "dynamics", "ratio": 1.4},
 }
 
 

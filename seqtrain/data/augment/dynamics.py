@@ -63,7 +63,7 @@ def level_gain_db(samples: np.ndarray, sample_rate: int, ratio: float, range_db:
     if not sounding.any():
         return np.zeros(len(samples))
     loud = np.percentile(level[sounding], _LOUD_PERCENTILE)
-    below = np.clip(loud - np.where(sounding, level, -np.inf), 0.0, range_db)  # dB under the loud level, to the floor
+    below = np.clip(loud - level, 0.0, range_db)  # dB under the loud level, down to the floor (silent frames: there)
     frame_gain = (1.0 - ratio) * below
     return np.interp(np.arange(len(samples)), centres, frame_gain)
 
