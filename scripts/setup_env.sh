@@ -10,6 +10,13 @@ if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v flite >/dev/null 2>&1 
     echo "WARNING: could not install $packages with apt-get; data preparation will need them" >&2
   fi
 fi
+# MBROLA's diphone voices speak a share of the robust recipe's train set (prepare.py --mbrola-share); Debian keeps
+# them in contrib/non-free, which scripts/install_mbrola.sh enables in a sources file of its own.
+if command -v espeak-ng >/dev/null 2>&1 && ! espeak-ng -v mb-us3 --stdout one 2>/dev/null | head -c 100 | grep -q .; then
+  if ! bash scripts/install_mbrola.sh; then
+    echo "WARNING: could not install mbrola and its voices (scripts/install_mbrola.sh); prepare.py --mbrola-share will not work" >&2
+  fi
+fi
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi

@@ -2,7 +2,7 @@
 
 Usage: python recipes/tts_digits/prepare.py --out data/tts_digits [--small] [--jobs 2] [--force] [--synthesize]
                                           [--random-voices N] [--pico-share F] [--festival-share F]
-                                          [--accent-share F]
+                                          [--mbrola-share F] [--accent-share F]
 
 Sets (tts_plan.py says who speaks what): `train` and `dev` (32 espeak-ng voices) and two test sets of 300 digit
 strings + 300 sentences (--small: 50+50) in voices training never hears: `test_espeak_unseen` (other espeak-ng
@@ -28,7 +28,10 @@ built from source with a C compiler), speak that share of train's utterances in 
 to learn speech from instead of one; dev and the test sets are unchanged, so flite stays unheard. --festival-share F
 (implies --synthesize) has a fourth, Festival (`apt-get install festival festvox-kdlpc16k`), speak that share of
 train's espeak-ng utterances in classic variants in its diphone voice ked (flite is Festival's C port: Festival's
-kal voice, flite's kal, is never used, so every flite voice stays unheard). --accent-share F
+kal voice, flite's kal, is never used, so every flite voice stays unheard). --mbrola-share F (implies --synthesize)
+has a fifth, MBROLA (diphones of four recorded speakers, resynthesized; Debian's contrib/non-free:
+scripts/install_mbrola.sh), speak that share of train's espeak-ng utterances in classic variants through espeak-ng's
+mb-us1/us2/us3/en1 voices (espeak-ng reads the text; no speaker, voice or code is flite's). --accent-share F
 (implies --synthesize) speaks that share of train's espeak-ng utterances (those in classic variants) in 48 drawn
 accents instead of their own: a training accent with 2-4 vowel shifts of other English accents (tts_voices.py; files
 in OUT/espeak-ng-accents/espeak-ng-data/lang/gmw), none of them a shift a test accent makes. Rerunning with the
@@ -56,6 +59,7 @@ from tts_plan import (
     ACCENT_COUNT,
     ACCENT_SEED,
     FESTIVAL_VOICES,
+    MBROLA_VOICES,
     RANDOM_VOICE_SEED,
     SENTENCE_WORDS,
     SETS,
@@ -66,6 +70,7 @@ from tts_plan import (
     plan_set,
     with_accents,
     with_festival,
+    with_mbrola,
     with_pico,
 )
 from tts_render import process
@@ -79,10 +84,13 @@ SHARED_SETS = ("train", "dev")  # what the shared copy has
 TOOLS = ("espeak-ng", "flite", "sox")
 INSTALL = "apt-get install espeak-ng flite sox"
 FESTIVAL_INSTALL = "apt-get install festival festvox-kdlpc16k"  # --festival-share: text2wave and the ked voice
+# --mbrola-share: the synthesizer and its four English voices, which Debian keeps in contrib and non-free
+MBROLA_INSTALL = "scripts/install_mbrola.sh  (enables Debian's contrib and non-free, then installs mbrola and voices)"
 # --NAME-share options: who speaks the share of train (done.json's NAME_share), and of which utterances it is
 SHARES = {
     "pico": ("Pico speaks", "utterances"),
     "festival": ("Festival speaks", "espeak-ng utterances"),
+    "mbrola": ("MBROLA speaks", "espeak-ng utterances"),
     "accent": ("drawn accents speak", "espeak-ng utterances"),
 }
 
@@ -115,9 +123,28 @@ def festival_voices() -> set[str]:
     return set(_output(["festival", "-b", "(print (voice.list))"]).strip().strip("()").split())
 
 
-def require_tools(names: tuple[str, ...], pico: bool = False, festival: bool = False) -> None:
+def missing_mbrola_voices() -> list[str]:
+    """The MBROLA voices espeak-ng cannot speak with (it writes no audio, exit status 0, without mbrola or a voice)."""
+    if shutil.which("mbrola") is None:
+        return list(MBROLA_VOICES)
+    missing = []
+    for voice in MBROLA_VOICES:
+        speech = subprocess.run(["espeak-ng", "-v", voice, "--stdout", "one"], capture_output=True).stdout
+        if len(speech) <= 44:  # a wav header at most
+            missing.append(voice)
+    return missing
+
+
+def require_tools(names: tuple[str, ...], pico: bool = False, festival: bool = False, mbrola: bool = False) -> None:
     """Fails before anything in OUT is removed, with the command that fixes it. espeak-ng falls back to its
     default voice without a word when a variant is missing, so the voices of the sets to synthesize are checked."""
+    if mbrola and shutil.which("espeak-ng") is not None:
+        missing_mbrola = missing_mbrola_voices()
+        if missing_mbrola:
+            raise SystemExit(
+                f"prepare: --mbrola-share needs mbrola and its voices; espeak-ng cannot speak with {missing_mbrola}; "
+                f"install them with: {MBROLA_INSTALL}"
+            )
     if festival:
         missing_voices = sorted(set(FESTIVAL_VOICES) - festival_voices())
         if missing_voices:
@@ -186,11 +213,12 @@ def synthesize(
     pico_share: float = 0.0,
     accent_share: float = 0.0,
     festival_share: float = 0.0,
+    mbrola_share: float = 0.0,
 ) -> None:
     """Generates the named sets; results arrive in plan order (imap) so HDF, manifest and tags line up.
     `random_voices` drawn variants join train's classic ones (their data folder is written first); SVOX Pico
-    speaks `pico_share` of train, Festival `festival_share` and drawn accents `accent_share` of its espeak-ng
-    utterances in classic variants."""
+    speaks `pico_share` of train, Festival `festival_share`, MBROLA `mbrola_share` and drawn accents `accent_share`
+    of its espeak-ng utterances in classic variants."""
     start, done = time.time(), 0
     voices = {name: random_voices if name == "train" else 0 for name in names}
     if voices.get("train"):
@@ -200,6 +228,8 @@ def synthesize(
         plans["train"] = with_pico(plans["train"], pico_share)
     if festival_share and "train" in plans:
         plans["train"] = with_festival(plans["train"], festival_share)
+    if mbrola_share and "train" in plans:
+        plans["train"] = with_mbrola(plans["train"], mbrola_share)
     if accent_share and "train" in plans:
         write_accent_root(out, ACCENT_SEED, ACCENT_COUNT)
         plans["train"] = with_accents(plans["train"], accent_share)
@@ -387,6 +417,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="Festival speaks this share of train's espeak-ng utterances (synthesizes)",
     )
     ap.add_argument(
+        "--mbrola-share",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="MBROLA's diphone voices speak this share of train's espeak-ng utterances (synthesizes)",
+    )
+    ap.add_argument(
         "--accent-share",
         type=float,
         default=0.0,
@@ -485,7 +522,7 @@ def main(argv: list[str] | None = None) -> int:
     shared = default_shared_dir()
     use_shared = not args.synthesize and all((shared / f).is_file() for n in SHARED_SETS for f in set_files(n)[:2])
     synthesized = TEST_SETS if use_shared else tuple(SETS)
-    require_tools(synthesized, pico=args.pico_share > 0, festival=args.festival_share > 0)
+    require_tools(synthesized, pico=args.pico_share > 0, festival=args.festival_share > 0, mbrola=args.mbrola_share > 0)
     out.mkdir(parents=True, exist_ok=True)
     clear_outputs(out)
     if use_shared:
@@ -501,6 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         args.pico_share,
         args.accent_share,
         args.festival_share,
+        args.mbrola_share,
     )
     sets = tuple(SETS)
     counts = check_outputs(out, sets)
@@ -519,6 +557,7 @@ def main(argv: list[str] | None = None) -> int:
         "random_voices": args.random_voices,
         "pico_share": args.pico_share,
         "festival_share": args.festival_share,
+        "mbrola_share": args.mbrola_share,
         "accent_share": args.accent_share,
         "wall_s": wall,
         "command": command,

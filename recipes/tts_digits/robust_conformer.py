@@ -1,25 +1,26 @@
-"""The conformer of conformer_ctc.py made robust to voices it never heard: two synthesizers, audio augmentation, LM.
+"""The conformer of conformer_ctc.py made robust to voices it never heard: three synthesizers, audio augmentation, LM.
 
-    python recipes/tts_digits/prepare.py --out data/tts_digits_robust --pico-share 0.2   # audio, two synthesizers
+    python recipes/tts_digits/prepare.py --out data/tts_digits_robust --pico-share 0.2 --mbrola-share 0.15
     seqtrain train recipes/tts_digits/robust_conformer.py
     seqtrain recog recipes/tts_digits/robust_conformer.py --data dev --tune recog_lm_weight=... recog_word_penalty=...
     seqtrain recog recipes/tts_digits/robust_conformer.py --data dev,test_espeak_unseen,test_flite
 
-The corpus has its own folder (TTS_DIGITS_DATA, default data/tts_digits_robust): its train set is spoken by two
-synthesizers, espeak-ng's 32 voices and, for a fifth of the utterances, SVOX Pico's two voices (prepare.py
---pico-share 0.2), so the model hears speech from more than one synthesis method; dev and the test sets are the
-same as every tts_digits corpus', and flite, the test synthesizer, stays unheard.
+The corpus has its own folder (TTS_DIGITS_DATA, default data/tts_digits_robust): its train set is spoken by three
+synthesis methods, espeak-ng's 32 formant voices, SVOX Pico's two HMM voices for a fifth of the utterances
+(--pico-share 0.2) and MBROLA's four diphone voices, cut from recordings, for 15 % of the espeak-ng ones
+(--mbrola-share 0.15; scripts/install_mbrola.sh), so the model hears speech from more than one synthesis method;
+dev and the test sets are the same as every tts_digits corpus', and flite, the test synthesizer, stays unheard.
 The training utterances are read as audio (`AudioDataset`) and changed differently every epoch before their
 fbank features are computed: speed perturbation (vocal tract length and speaking rate together), pitch
 shifts, broader formants and a breathier source (recorded voices are less sharp and less periodic than
 espeak-ng's formant synthesis), a random equalizer curve and band limits (another synthesizer, microphone or
 channel colours the spectrum differently), generated reverberation, extra noise and gain. On top of
 conformer_ctc.py's SpecAugment, dropout and stochastic depth; trained in bfloat16 autocast with passive OpenMP
-threads (`openmp_wait_policy`: the loader workers that augment get the cores), 17 epochs in 42.8 minutes where
+threads (`openmp_wait_policy`: the loader workers that augment get the cores), 17 epochs in 41.1 minutes where
 spinning threads fitted 13. Decoding: CTC beam search over the training lexicon with a word 3-gram
 LM of the training transcripts (`seqtrain lm`, written by prepare.py), weights tuned on dev. The labels are phonemes:
 each word's en-us pronunciation by espeak-ng (prepare.py's lexicon.phones.txt, `LexiconVocab`), which decoding reads
-back as words (17 epochs, dev-tuned: dev 0.79, unseen espeak-ng 9.75, flite 44.1 % WER; README).
+back as words (17 epochs, dev-tuned: dev 1.47, unseen espeak-ng 9.41, flite 36.0 % WER; README).
 Every set is read from its audio (dev and tests un-augmented); the test sets (unseen espeak-ng voices, flite) are
 never used in training or tuning.
 """
@@ -32,7 +33,7 @@ import runpy
 from seqtrain.data.vocab import LexiconVocab
 
 _DATA = os.environ.get("TTS_DIGITS_DATA", "data/tts_digits_robust")
-_PREPARE = f"python recipes/tts_digits/prepare.py --out {_DATA} --pico-share 0.2"
+_PREPARE = f"python recipes/tts_digits/prepare.py --out {_DATA} --pico-share 0.2 --mbrola-share 0.15"
 _BASE = runpy.run_path(os.path.join(os.path.dirname(__file__), "conformer_ctc.py"))  # the same network
 
 
@@ -62,7 +63,7 @@ def _phonemes() -> str:
 
 
 model = os.environ.get("TTS_DIGITS_EXP", "exp/tts_digits/robust_conformer") + "/model"
-num_epochs = 17  # 2.1 min for epoch 1, 2.4-2.7 per augmented epoch on the 2-core machine: 42.8 min (13 before passive)
+num_epochs = 17  # 1.9 min for epoch 1, 2.3-2.7 per augmented epoch on the 2-core machine: 41.1 min (13 before passive)
 # the trainer's OpenMP threads sleep between ops, so the 2 loader workers that augment get the cores: augmented steps
 # 1.25-1.3x faster than with spinning threads, side by side (docs/data.md); `seqtrain train` restarts itself to apply it
 openmp_wait_policy = "passive"

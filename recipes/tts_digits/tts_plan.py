@@ -70,6 +70,13 @@ PICO_SEED = 6  # of which train utterances Pico speaks and how
 # synthesis method.
 FESTIVAL_VOICES = ("ked_diphone",)
 FESTIVAL_SEED = 9  # of which train utterances Festival speaks and how
+# MBROLA (Debian's mbrola + mbrola-us1/us2/us3/en1, in contrib/non-free; prepare.py --mbrola-share): a fifth engine,
+# for training only: diphones cut from recordings of four speakers (us1, us2: Babel Technology; us3: OGI/CSLU; en1:
+# CSTR's British "roger") resynthesized by MBR-PSOLA, driven by espeak-ng's front end (its mb-* voices read the text
+# and give phonemes, durations and pitch). No code, voice or speaker is flite's; what it shares with flite's kal
+# voices is the diphone method, as Festival's ked does, but not their lineage.
+MBROLA_VOICES = ("mb-us1", "mb-us2", "mb-us3", "mb-en1")
+MBROLA_SEED = 10  # of which train utterances MBROLA speaks and in which voice
 # Drawn accents (prepare.py --accent-share): a training accent with a few vowel shifts (tts_voices.random_accent).
 ACCENT_SEED = 8  # of the drawn accents and of which train utterances they speak
 ACCENT_COUNT = 48  # drawn accents: 12 per training accent
@@ -81,7 +88,7 @@ class CorpusSet:
 
     name: str
     seed: int
-    engine: str  # "espeak" or "flite" (Pico and Festival speak train utterances only: with_pico, with_festival)
+    engine: str  # "espeak" or "flite" (Pico, Festival, MBROLA speak train utterances only: with_pico ...)
     voices: tuple[str, ...]  # flite voices; espeak sets draw an accent and a variant instead
     accents: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
@@ -179,6 +186,17 @@ def with_festival(plan: list[dict[str, Any]], share: float) -> list[dict[str, An
             duration_stretch=round(float(rng.uniform(0.85, 1.3)), 3),
             f0_mean=int(rng.randint(75, 171)),
         )
+    return plan
+
+
+def with_mbrola(plan: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
+    """`plan` with an MBROLA voice speaking `share` of each task's espeak-ng utterances in a classic voice, drawn
+    from RandomState((MBROLA_SEED, task)); run it after with_pico and with_festival, whose utterances it leaves
+    alone. espeak-ng still reads the text, so the utterance keeps its drawn rate, pitch and word gap (the pitch
+    relative to the MBROLA voice's own); texts, ids, noise and levels stay the plan's."""
+    plan = [dict(u) for u in plan]
+    for rng, u in _share_of_each_task(plan, share, "MBROLA", MBROLA_SEED, _in_classic_espeak_voice):
+        u.update(voice=f"mbrola:{MBROLA_VOICES[rng.randint(len(MBROLA_VOICES))]}", engine="mbrola")
     return plan
 
 

@@ -1,7 +1,7 @@
 """How one planned utterance becomes audio and features: a synthesizer, then the same post-processing for every set.
 
-espeak-ng (22.05 kHz), flite (8 or 16 kHz) or Festival's text2wave (16 kHz) -> sox (16 kHz int16, no dither), or
-SVOX Pico (16 kHz, in this process) -> trim the engine's edge silence,
+espeak-ng (22.05 kHz; 16 kHz with an MBROLA voice), flite (8 or 16 kHz) or Festival's text2wave (16 kHz) -> sox
+(16 kHz int16, no dither), or SVOX Pico (16 kHz, in this process) -> trim the engine's edge silence,
 set the level, pad with silence, add coloured noise -> int16 samples -> 80-bin log-mel (the shared corpus' README).
 Only the synthesizer differs between sets, so a test set's WER measures the voices, not the recording conditions.
 """
@@ -39,7 +39,7 @@ def synthesizer_command(u: dict[str, Any], out: str | Path) -> list[str]:
     """The engine's command line that writes the utterance as a wav file to stdout; a drawn espeak-ng voice is read
     from the private data folder under OUT (tts_voices.py)."""
     voice = u["voice"].split(":", 1)[1]
-    if u["engine"] == "espeak":
+    if u["engine"] in ("espeak", "mbrola"):  # MBROLA voices are espeak-ng's mb-* voices
         root = [f"--path={Path(out) / u['espeak_root']}"] if u.get("espeak_root") else []
         opts = [*root, "-v", voice, "-s", str(u["rate"]), "-p", str(u["pitch"]), "-g", str(u["word_gap"])]
         return ["espeak-ng", *opts, "--stdout", u["text"]]
@@ -85,7 +85,11 @@ def speech(u: dict[str, Any], out: str | Path) -> np.ndarray:
         raw = pico_speech(u)
     else:
         command, text = synthesizer_command(u, out), synthesizer_input(u)
-        wav = subprocess.run(command, input=text, capture_output=True, check=True).stdout
+        run = subprocess.run(command, input=text, capture_output=True)
+        if run.returncode != 0:  # e.g. espeak-ng without the voice: "The specified espeak-ng voice does not exist."
+            error = run.stderr.decode(errors="replace").strip()
+            raise RuntimeError(f"{u['engine']} failed for utterance {u['id']} ({u['text']!r}): {error} ({command})")
+        wav = run.stdout
         if not wav:  # text2wave writes nothing, and exits 0, for a voice it does not know
             raise RuntimeError(f"{u['engine']} said nothing for utterance {u['id']} ({u['text']!r}): {command}")
         # a wav header written to a pipe (Festival's) cannot say how long the data is: sox reads to the end

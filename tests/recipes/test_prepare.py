@@ -38,6 +38,23 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(prepare, "per_task", lambda name, small: 2)
 
 
+def check_prepared_with_share(out: Path, option: str, engine: str, min_frames: int) -> None:
+    """prepare --OPTION-share 0.5 on the tiny plan: the engine speaks one of each task's two training utterances,
+    done.json records it, and dev and the test sets are those prepared without the option (in OUT/../plain)."""
+    assert prepare.main(["--out", str(out), f"--{option}-share", "0.5"]) == 0  # implies --synthesize
+    done = json.loads((out / "done.json").read_text())
+    assert done[f"{option}_share"] == 0.5 and done["source"] == "espeak-ng" and "train" in done["audio"]
+    rows = prepare.read_manifest(out / "train.jsonl")
+    assert [r["engine"] for r in rows].count(engine) == 2
+    assert all((out / r["path"]).is_file() and r["num_frames"] > min_frames for r in rows)
+    plain = out.parent / "plain"
+    prepare.synthesize(plain, ("dev", *TESTS), small=True, jobs=1)
+    for name in ("dev", *TESTS):
+        assert (out / f"{name}.jsonl").read_text() == (plain / f"{name}.jsonl").read_text()
+    assert prepare.reusable(out, prepare.parse_args(["--out", str(out), f"--{option}-share", "0.5"]))
+    assert prepare.reusable(out, prepare.parse_args(["--out", str(out), "--synthesize"])) is None
+
+
 def _digest(plan: list[dict]) -> str:
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -3,7 +3,6 @@ speaks is speech shaped by its options, the corpus it gives, and its errors."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.recipes.test_prepare import TESTS, prepare, tiny, tts_plan  # noqa: F401  (tiny is a fixture)
+from tests.recipes.test_prepare import TESTS, check_prepared_with_share, prepare, tiny, tts_plan  # noqa: F401
 from tests.recipes.test_tts_pico import _f0
 
 tts_render = sys.modules["tts_render"]
@@ -81,18 +80,7 @@ def test_a_voice_festival_does_not_know_is_an_error_naming_the_utterance() -> No
 
 @needs_festival
 def test_prepare_with_festival_keeps_dev_and_the_test_sets(tiny: None, tmp_path: Path) -> None:  # noqa: F811
-    assert prepare.main(["--out", str(tmp_path / "f"), "--festival-share", "0.5"]) == 0  # implies --synthesize
-    done = json.loads((tmp_path / "f" / "done.json").read_text())
-    assert done["festival_share"] == 0.5 and done["source"] == "espeak-ng" and "train" in done["audio"]
-    rows = prepare.read_manifest(tmp_path / "f" / "train.jsonl")
-    assert [r["engine"] for r in rows].count("festival") == 2  # one of each task's two
-    assert all((tmp_path / "f" / r["path"]).is_file() and r["num_frames"] > 50 for r in rows)
-    prepare.synthesize(tmp_path / "g", ("dev", *TESTS), small=True, jobs=1)  # without Festival: the same sets
-    for name in ("dev", *TESTS):
-        assert (tmp_path / "f" / f"{name}.jsonl").read_text() == (tmp_path / "g" / f"{name}.jsonl").read_text()
-    args = ["--out", str(tmp_path / "f"), "--festival-share", "0.5"]
-    assert prepare.reusable(tmp_path / "f", prepare.parse_args(args))
-    assert prepare.reusable(tmp_path / "f", prepare.parse_args(["--out", str(tmp_path / "f"), "--synthesize"])) is None
+    check_prepared_with_share(tmp_path / "f", "festival", "festival", min_frames=50)
 
 
 def test_a_missing_festival_voice_fails_with_the_install_command_before_anything_is_removed(
