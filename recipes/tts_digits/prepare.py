@@ -124,7 +124,8 @@ def festival_voices() -> set[str]:
 
 
 def missing_mbrola_voices() -> list[str]:
-    """The MBROLA voices espeak-ng cannot speak with (it writes no audio, exit status 0, without mbrola or a voice)."""
+    """The MBROLA voices espeak-ng cannot speak with: without the mbrola program or a voice's database it writes no
+    audio (and exits 1), which would stop synthesis halfway; asked up front, prepare stops before removing anything."""
     if shutil.which("mbrola") is None:
         return list(MBROLA_VOICES)
     missing = []
