@@ -1,20 +1,25 @@
 if ! command -v espeak-ng >/dev/null 2>&1 || ! command -v flite >/dev/null 2>&1 || ! command -v sox >/dev/null 2>&1 \
-  || ! command -v text2wave >/dev/null 2>&1 || [ ! -d /usr/share/festival/voices/english/ked_diphone ]; then
-  # Needed to synthesize the tts_digits corpus (recipes/tts_digits/prepare.py): its test sets always, train/dev
-  # when no prepared copy is around; flite speaks the test set of a second synthesizer; Festival's ked voice speaks
-  # a share of the robust recipe's train set (prepare.py --festival-share; never Festival's kal voice, which is flite's kal).
+  || ! command -v text2wave >/dev/null 2>&1 || [ ! -d /usr/share/festival/voices/english/ked_diphone ] \
+  || [ ! -d /usr/share/festival/voices/english/don_diphone ]; then
+  # Needed to synthesize the tts_digits corpus (recipes/tts_digits/prepare.py): its test sets and dev_festival
+  # always, train/dev when no prepared copy is around; flite speaks the test set of a second synthesizer,
+  # Festival's ked and don voices dev_festival (ked also a share of train with prepare.py --festival-share; never
+  # Festival's kal voice, which is flite's kal).
   echo "installing espeak-ng, flite, sox and festival (speech synthesis for the recipe's data preparation)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  packages="espeak-ng flite sox festival festvox-kdlpc16k"
+  packages="espeak-ng flite sox festival festvox-kdlpc16k festvox-don"
   if ! { $SUDO apt-get update -qq >/dev/null 2>&1; $SUDO apt-get install -y -qq $packages >/dev/null; }; then
     echo "WARNING: could not install $packages with apt-get; data preparation will need them" >&2
   fi
 fi
-# MBROLA's diphone voices speak a share of the robust recipe's train set (prepare.py --mbrola-share); Debian keeps
-# them in contrib/non-free, which scripts/install_mbrola.sh enables in a sources file of its own.
-if command -v espeak-ng >/dev/null 2>&1 && ! espeak-ng -v mb-us3 --stdout one 2>/dev/null | head -c 100 | grep -q .; then
-  if ! bash scripts/install_mbrola.sh; then
-    echo "WARNING: could not install mbrola and its voices (scripts/install_mbrola.sh); prepare.py --mbrola-share will not work" >&2
+# MBROLA's diphone voices and RHVoice's voices speak shares of the robust recipe's train set (prepare.py
+# --mbrola-share, --rhvoice-share); Debian keeps them in contrib/non-free, which scripts/install_nonfree_voices.sh
+# enables in a sources file of its own.
+if command -v espeak-ng >/dev/null 2>&1 && { ! command -v RHVoice-test >/dev/null 2>&1 \
+    || ! espeak-ng -v mb-us3 --stdout one 2>/dev/null | head -c 100 | grep -q .; }; then
+  if ! bash scripts/install_nonfree_voices.sh; then
+    echo "WARNING: could not install mbrola, rhvoice and their voices (scripts/install_nonfree_voices.sh);" \
+      "prepare.py --mbrola-share and --rhvoice-share will not work" >&2
   fi
 fi
 if [ ! -x .venv/bin/python ]; then

@@ -22,11 +22,12 @@ model = os.environ.get("TTS_DIGITS_EXP", "exp/tts_digits/ctc_blstm") + "/model"
 num_epochs = 12
 train = {"class": "HDFDataset", "files": [f"{_DATA}/train.hdf"], "seq_ordering": "laplace:.100"}
 dev = {"class": "HDFDataset", "files": [f"{_DATA}/dev.hdf"], "seq_ordering": "sorted_reverse"}
-# Voices training never hears (prepare.py makes both; rerun it on an older data dir): scored only by
-# `seqtrain recog ... --data test_espeak_unseen,test_flite`, never during training; tune on dev only.
+# Voices training never hears (prepare.py makes them; rerun it on an older data dir): scored only by
+# `seqtrain recog ... --data test_espeak_unseen,test_flite`, never during training; tune on dev (or dev_festival,
+# the held-out synthesizer) only.
 test_datasets = {
     name: {"class": "HDFDataset", "files": [f"{_DATA}/{name}.hdf"], "seq_ordering": "sorted_reverse"}
-    for name in ("test_espeak_unseen", "test_flite")
+    for name in ("dev_festival", "test_espeak_unseen", "test_flite")
     if os.path.isfile(f"{_DATA}/{name}.hdf")  # a data dir prepared before the test sets still trains
 }
 extern_data = {

@@ -2,12 +2,14 @@
 
 Usage: python recipes/tts_digits/prepare.py --out data/tts_digits [--small] [--jobs 2] [--force] [--synthesize]
                                           [--random-voices N] [--pico-share F] [--festival-share F]
-                                          [--mbrola-share F] [--accent-share F]
+                                          [--mbrola-share F] [--rhvoice-share F] [--accent-share F]
 
 Sets (tts_plan.py says who speaks what): `train` and `dev` (32 espeak-ng voices) and two test sets of 300 digit
 strings + 300 sentences (--small: 50+50) in voices training never hears: `test_espeak_unseen` (other espeak-ng
 accents and variants) and `test_flite` (the flite synthesizer). Test sets are for reporting only (per set, with
-`seqtrain recog CONFIG --data NAME`): never train or tune on them. For every set OUT/<set>.hdf (RETURNN
+`seqtrain recog CONFIG --data NAME`): never train or tune on them. `dev_festival` (the same counts) is a second
+dev set in a synthesizer training never hears either, Festival's diphone voices ked and don: for choices that an
+espeak-ng dev cannot make and the test sets must not (docs/data.md). For every set OUT/<set>.hdf (RETURNN
 HDFDataset layout: float16 log-mel [T, 80], int32 character targets over " abc..z") and OUT/<set>.jsonl
 (id, path, duration, text, voice, engine, ... per utterance; `path` relative to OUT, an AudioDataset manifest
 where it is not null), OUT/lexicon.txt (the words of the training transcriptions, for HMM decoding with a
@@ -28,10 +30,14 @@ built from source with a C compiler), speak that share of train's utterances in 
 to learn speech from instead of one; dev and the test sets are unchanged, so flite stays unheard. --festival-share F
 (implies --synthesize) has a fourth, Festival (`apt-get install festival festvox-kdlpc16k`), speak that share of
 train's espeak-ng utterances in classic variants in its diphone voice ked (flite is Festival's C port: Festival's
-kal voice, flite's kal, is never used, so every flite voice stays unheard). --mbrola-share F (implies --synthesize)
-has a fifth, MBROLA (diphones of four recorded speakers, resynthesized; Debian's contrib/non-free:
-scripts/install_mbrola.sh), speak that share of train's espeak-ng utterances in classic variants through espeak-ng's
-mb-us1/us2/us3/en1 voices (espeak-ng reads the text; no speaker, voice or code is flite's). --accent-share F
+kal voice, flite's kal, is never used, so every flite voice stays unheard; ked is then no longer unheard in
+dev_festival). --mbrola-share F (implies --synthesize) has a fifth, MBROLA (diphones of four recorded speakers,
+resynthesized; Debian's contrib/non-free: scripts/install_nonfree_voices.sh), speak that share of train's espeak-ng
+utterances in classic variants through espeak-ng's mb-us1/us2/us3/en1 voices (espeak-ng reads the text; no speaker,
+voice or code is flite's). --rhvoice-share F (implies --synthesize) has a sixth, RHVoice (statistical parametric
+synthesis from recordings of four speakers; Debian's non-free, which the same script installs), speak that share of
+the espeak-ng utterances left in classic variants in its voices bdl, clb, lyubov and evgeniy-eng (its alan and slt
+voices, flite's awb and slt speakers, are never used). --accent-share F
 (implies --synthesize) speaks that share of train's espeak-ng utterances (those in classic variants) in 48 drawn
 accents instead of their own: a training accent with 2-4 vowel shifts of other English accents (tts_voices.py; files
 in OUT/espeak-ng-accents/espeak-ng-data/lang/gmw), none of them a shift a test accent makes. Rerunning with the
@@ -61,9 +67,9 @@ from tts_plan import (
     FESTIVAL_VOICES,
     MBROLA_VOICES,
     RANDOM_VOICE_SEED,
+    RHVOICE_VOICES,
     SENTENCE_WORDS,
     SETS,
-    TEST_SETS,
     VOCAB,
     hdf_specs,
     per_task,
@@ -72,6 +78,7 @@ from tts_plan import (
     with_festival,
     with_mbrola,
     with_pico,
+    with_rhvoice,
 )
 from tts_render import process
 from tts_voices import ACCENT_ROOT, ROOT, listed_variants, write_accent_root, write_espeak_root
@@ -81,16 +88,24 @@ from seqtrain.errors import ConfigError
 from seqtrain.recog.ngram_lm import build_word_lm
 
 SHARED_SETS = ("train", "dev")  # what the shared copy has
+ALWAYS_SYNTHESIZED = tuple(name for name in SETS if name not in SHARED_SETS)  # the test sets and dev_festival
 TOOLS = ("espeak-ng", "flite", "sox")
 INSTALL = "apt-get install espeak-ng flite sox"
-FESTIVAL_INSTALL = "apt-get install festival festvox-kdlpc16k"  # --festival-share: text2wave and the ked voice
+# dev_festival and --festival-share: text2wave and the ked and don voices
+FESTIVAL_INSTALL = "apt-get install festival festvox-kdlpc16k festvox-don"
 # --mbrola-share: the synthesizer and its four English voices, which Debian keeps in contrib and non-free
-MBROLA_INSTALL = "scripts/install_mbrola.sh  (enables Debian's contrib and non-free, then installs mbrola and voices)"
+MBROLA_INSTALL = (
+    "scripts/install_nonfree_voices.sh  (enables Debian's contrib and non-free, then installs mbrola and voices)"
+)
+RHVOICE_INSTALL = (
+    "scripts/install_nonfree_voices.sh  (enables Debian's non-free, then installs rhvoice rhvoice-english too)"
+)
 # --NAME-share options: who speaks the share of train (done.json's NAME_share), and of which utterances it is
 SHARES = {
     "pico": ("Pico speaks", "utterances"),
     "festival": ("Festival speaks", "espeak-ng utterances"),
     "mbrola": ("MBROLA speaks", "espeak-ng utterances"),
+    "rhvoice": ("RHVoice speaks", "espeak-ng utterances"),
     "accent": ("drawn accents speak", "espeak-ng utterances"),
 }
 
@@ -136,9 +151,36 @@ def missing_mbrola_voices() -> list[str]:
     return missing
 
 
-def require_tools(names: tuple[str, ...], pico: bool = False, festival: bool = False, mbrola: bool = False) -> None:
+def rhvoice_speech(voice: str, text: str = "one") -> bytes:
+    """RHVoice-test's wav of `text` in `voice` (empty without the program)."""
+    if shutil.which("RHVoice-test") is None:
+        return b""
+    command = ["RHVoice-test", "-p", voice, "-o", "/dev/stdout"]
+    return subprocess.run(command, input=text.encode(), capture_output=True).stdout
+
+
+def missing_rhvoice_voices() -> list[str]:
+    """The RHVoice voices not installed. RHVoice-test speaks a voice it does not have in English' default voice
+    (alan, which training never uses) and exits 0, so a voice is missing when it sounds like a voice that cannot
+    exist; asked up front, prepare stops before removing anything."""
+    fallback = rhvoice_speech("no-such-voice")
+    if len(fallback) <= 44:  # no program, or no English voice at all
+        return list(RHVOICE_VOICES)
+    return [voice for voice in RHVOICE_VOICES if rhvoice_speech(voice) == fallback]
+
+
+def require_tools(
+    names: tuple[str, ...], pico: bool = False, festival: bool = False, mbrola: bool = False, rhvoice: bool = False
+) -> None:
     """Fails before anything in OUT is removed, with the command that fixes it. espeak-ng falls back to its
     default voice without a word when a variant is missing, so the voices of the sets to synthesize are checked."""
+    if rhvoice:
+        missing_rhvoice = missing_rhvoice_voices()
+        if missing_rhvoice:
+            raise SystemExit(
+                f"prepare: --rhvoice-share needs RHVoice-test and the English voices {missing_rhvoice}; "
+                f"install them with: {RHVOICE_INSTALL}"
+            )
     if mbrola and shutil.which("espeak-ng") is not None:
         missing_mbrola = missing_mbrola_voices()
         if missing_mbrola:
@@ -146,11 +188,14 @@ def require_tools(names: tuple[str, ...], pico: bool = False, festival: bool = F
                 f"prepare: --mbrola-share needs mbrola and its voices; espeak-ng cannot speak with {missing_mbrola}; "
                 f"install them with: {MBROLA_INSTALL}"
             )
-    if festival:
-        missing_voices = sorted(set(FESTIVAL_VOICES) - festival_voices())
+    festival_sets = [name for name in names if SETS[name].engine == "festival"]
+    if festival or festival_sets:
+        wanted = set(FESTIVAL_VOICES if festival else ()).union(*(SETS[name].voices for name in festival_sets))
+        missing_voices = sorted(wanted - festival_voices())
         if missing_voices:
+            needs = " and ".join([*(["--festival-share"] if festival else []), *festival_sets])
             raise SystemExit(
-                f"prepare: --festival-share needs Festival's text2wave with the voice(s) {missing_voices}; "
+                f"prepare: Festival's text2wave or its voice(s) {missing_voices} are missing, needed by {needs}; "
                 f"install them with: {FESTIVAL_INSTALL}"
             )
     if pico:
@@ -169,7 +214,7 @@ def require_tools(names: tuple[str, ...], pico: bool = False, festival: bool = F
     for name in names:
         s = SETS[name]
         missing |= {a for a in s.accents if a not in languages} | {v for v in s.variants if v not in variants}
-        missing |= {f"flite:{v}" for v in s.voices if v not in flite}
+        missing |= {f"flite:{v}" for v in s.voices if s.engine == "flite" and v not in flite}
     if missing:
         raise SystemExit(
             f"prepare: voices {sorted(missing)} not found (sets {list(names)}); {INSTALL} (Debian bookworm)"
@@ -215,11 +260,12 @@ def synthesize(
     accent_share: float = 0.0,
     festival_share: float = 0.0,
     mbrola_share: float = 0.0,
+    rhvoice_share: float = 0.0,
 ) -> None:
     """Generates the named sets; results arrive in plan order (imap) so HDF, manifest and tags line up.
     `random_voices` drawn variants join train's classic ones (their data folder is written first); SVOX Pico
-    speaks `pico_share` of train, Festival `festival_share`, MBROLA `mbrola_share` and drawn accents `accent_share`
-    of its espeak-ng utterances in classic variants."""
+    speaks `pico_share` of train, Festival `festival_share`, MBROLA `mbrola_share`, RHVoice `rhvoice_share` (of those
+    left) and drawn accents `accent_share` of its espeak-ng utterances in classic variants."""
     start, done = time.time(), 0
     voices = {name: random_voices if name == "train" else 0 for name in names}
     if voices.get("train"):
@@ -231,6 +277,8 @@ def synthesize(
         plans["train"] = with_festival(plans["train"], festival_share)
     if mbrola_share and "train" in plans:
         plans["train"] = with_mbrola(plans["train"], mbrola_share)
+    if rhvoice_share and "train" in plans:
+        plans["train"] = with_rhvoice(plans["train"], rhvoice_share)
     if accent_share and "train" in plans:
         write_accent_root(out, ACCENT_SEED, ACCENT_COUNT)
         plans["train"] = with_accents(plans["train"], accent_share)
@@ -425,6 +473,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="MBROLA's diphone voices speak this share of train's espeak-ng utterances (synthesizes)",
     )
     ap.add_argument(
+        "--rhvoice-share",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="RHVoice's voices speak this share of train's espeak-ng utterances left after MBROLA (synthesizes)",
+    )
+    ap.add_argument(
         "--accent-share",
         type=float,
         default=0.0,
@@ -481,14 +536,15 @@ def reusable(out: Path, args: argparse.Namespace) -> dict[str, Any] | None:
             print(f"prepare: {out} was synthesized from another list of sentence words; preparing it again")
             return None
         print(f"prepare: the test sets in {out} were spoken from another list of sentence words; redoing them")
-        done["sets"] = [n for n in done.get("sets") or list(done.get("counts", {})) if n not in TEST_SETS]
+        done["sets"] = [n for n in done.get("sets") or list(done.get("counts", {})) if n not in ALWAYS_SYNTHESIZED]
     return done
 
 
 def complete(out: Path, done: dict[str, Any], args: argparse.Namespace, command: str) -> int:
-    """Adds the test sets an earlier prepare did not make (nothing when there are none), then updates done.json."""
+    """Adds the test sets and dev_festival an earlier prepare did not make (nothing when none is missing), then
+    updates done.json."""
     have = done.get("sets") or list(done.get("counts", {}))
-    missing = tuple(n for n in TEST_SETS if n not in have)
+    missing = tuple(n for n in ALWAYS_SYNTHESIZED if n not in have)
     if not (out / "lexicon.txt").is_file():  # prepared before the lexicon existed
         write_lexicon(out)
     write_phone_lexicon(out)  # prepared before the phoneme lexicon existed
@@ -522,8 +578,14 @@ def main(argv: list[str] | None = None) -> int:
         return complete(out, done, args, command)
     shared = default_shared_dir()
     use_shared = not args.synthesize and all((shared / f).is_file() for n in SHARED_SETS for f in set_files(n)[:2])
-    synthesized = TEST_SETS if use_shared else tuple(SETS)
-    require_tools(synthesized, pico=args.pico_share > 0, festival=args.festival_share > 0, mbrola=args.mbrola_share > 0)
+    synthesized = ALWAYS_SYNTHESIZED if use_shared else tuple(SETS)
+    require_tools(
+        synthesized,
+        pico=args.pico_share > 0,
+        festival=args.festival_share > 0,
+        mbrola=args.mbrola_share > 0,
+        rhvoice=args.rhvoice_share > 0,
+    )
     out.mkdir(parents=True, exist_ok=True)
     clear_outputs(out)
     if use_shared:
@@ -540,6 +602,7 @@ def main(argv: list[str] | None = None) -> int:
         args.accent_share,
         args.festival_share,
         args.mbrola_share,
+        args.rhvoice_share,
     )
     sets = tuple(SETS)
     counts = check_outputs(out, sets)
@@ -559,6 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         "pico_share": args.pico_share,
         "festival_share": args.festival_share,
         "mbrola_share": args.mbrola_share,
+        "rhvoice_share": args.rhvoice_share,
         "accent_share": args.accent_share,
         "wall_s": wall,
         "command": command,

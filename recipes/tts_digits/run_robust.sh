@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # The robust recipe (robust_conformer.py) end to end: a synthesized corpus with its audio (train spoken by espeak-ng,
-# SVOX Pico for a fifth and MBROLA; its own folder, so run.sh's corpus stays as it is), conformer CTC trained on
+# SVOX Pico for a fifth, MBROLA and RHVoice; its own folder, so run.sh's corpus stays as it is), conformer CTC trained on
 # audio augmented on the fly, dev WER of every epoch, LM decoding tuned on dev, then dev and the test sets (voices
-# training never hears) with and without the LM. Run from anywhere, after scripts/setup_env.sh (./run.sh does it).
+# training never hears) and dev_festival (the held-out synthesizer's dev set) with and without the LM. Run from anywhere, after scripts/setup_env.sh (./run.sh does it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export TTS_DIGITS_DATA=${TTS_DIGITS_DATA:-data/tts_digits_robust}
 export TTS_DIGITS_EXP=${TTS_DIGITS_EXP:-exp/tts_digits/robust_conformer}
 CONFIG=recipes/tts_digits/robust_conformer.py
 SEQTRAIN=.venv/bin/seqtrain
-SETS=dev,test_espeak_unseen,test_flite
-# synthesizes, keeps the audio: train spoken by espeak-ng, Pico and MBROLA
-.venv/bin/python recipes/tts_digits/prepare.py --out "$TTS_DIGITS_DATA" --pico-share 0.2 --mbrola-share 0.15
+SETS=dev,dev_festival,test_espeak_unseen,test_flite
+# synthesizes, keeps the audio: train spoken by espeak-ng, Pico, MBROLA and RHVoice
+.venv/bin/python recipes/tts_digits/prepare.py --out "$TTS_DIGITS_DATA" --pico-share 0.2 --mbrola-share 0.15 \
+  --rhvoice-share 0.15
 $SEQTRAIN train "$CONFIG"
 EPOCHS=$(.venv/bin/python -c "import runpy; print(runpy.run_path('$CONFIG')['num_epochs'])")
 for epoch in $(seq 1 "$EPOCHS"); do  # the dev WER of every epoch (greedy: what the model alone does)

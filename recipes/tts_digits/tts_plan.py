@@ -77,6 +77,19 @@ FESTIVAL_SEED = 9  # of which train utterances Festival speaks and how
 # voices is the diphone method, as Festival's ked does, but not their lineage.
 MBROLA_VOICES = ("mb-us1", "mb-us2", "mb-us3", "mb-en1")
 MBROLA_SEED = 10  # of which train utterances MBROLA speaks and in which voice
+# RHVoice (Debian's rhvoice + rhvoice-english, non-free; prepare.py --rhvoice-share): a sixth engine, for training
+# only: statistical parametric synthesis (HMM-trained models, its own vocoder) with its own front end, four voices
+# trained on recordings of four speakers: bdl and clb, two CMU ARCTIC speakers, and lyubov and evgeniy-eng, two
+# Russian speakers' English. Its alan voice is ARCTIC's awb speaker and its slt voice ARCTIC's slt, both flite test
+# voices' speakers: never used, so no flite speaker is heard; what bdl and clb share with flite's awb, rms and slt is
+# the ARCTIC recording setup (another speaker from the same studio, as in any corpus' train/test split).
+RHVOICE_VOICES = ("bdl", "clb", "lyubov", "evgeniy-eng")
+RHVOICE_SEED = 11  # of which train utterances RHVoice speaks and how
+# A second dev set, dev_festival, for choices that must not be made on the test sets nor only on espeak-ng's dev:
+# Festival's two US/British English diphone voices of Debian's main archive, ked (festvox-kdlpc16k, 16 kHz) and don
+# (festvox-don, 10 kHz), neither a flite voice nor in the recipe's training corpus (--festival-share would put ked
+# there: that corpus' dev_festival is half heard). A synthesizer training never hears, as flite is for the tests.
+DEV_FESTIVAL_VOICES = ("ked_diphone", "don_diphone")
 # Drawn accents (prepare.py --accent-share): a training accent with a few vowel shifts (tts_voices.random_accent).
 ACCENT_SEED = 8  # of the drawn accents and of which train utterances they speak
 ACCENT_COUNT = 48  # drawn accents: 12 per training accent
@@ -88,8 +101,8 @@ class CorpusSet:
 
     name: str
     seed: int
-    engine: str  # "espeak" or "flite" (Pico, Festival, MBROLA speak train utterances only: with_pico ...)
-    voices: tuple[str, ...]  # flite voices; espeak sets draw an accent and a variant instead
+    engine: str  # "espeak", "flite" or "festival" (train's Pico, Festival, MBROLA, RHVoice shares: with_pico ...)
+    voices: tuple[str, ...]  # flite or Festival voices; espeak sets draw an accent and a variant instead
     accents: tuple[str, ...] = ()
     variants: tuple[str, ...] = ()
     per_task: tuple[int, int] = (300, 50)
@@ -103,7 +116,7 @@ class CorpusSet:
         """Every voice the set can draw, as its manifest rows name them ("espeak:en-us+m1", "flite:slt")."""
         if self.engine == "espeak":
             return {f"espeak:{a}+{v}" for a in self.accents for v in self.variants}
-        return {f"flite:{v}" for v in self.voices}
+        return {f"{self.engine}:{v}" for v in self.voices}
 
 
 def _espeak(
@@ -119,6 +132,7 @@ SETS: dict[str, CorpusSet] = {
         _espeak("dev", 2, ACCENTS, VARIANTS, (300, 50)),
         _espeak("test_espeak_unseen", 3, UNSEEN_ACCENTS, UNSEEN_VARIANTS, (300, 50)),
         CorpusSet("test_flite", 4, "flite", tuple(FLITE_VOICES)),
+        CorpusSet("dev_festival", 12, "festival", DEV_FESTIVAL_VOICES),
     )
 }
 TEST_SETS = tuple(name for name, s in SETS.items() if s.test)
@@ -174,19 +188,27 @@ def _in_classic_espeak_voice(u: dict[str, Any]) -> bool:
 def with_festival(plan: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
     """`plan` with Festival speaking `share` of each task's espeak-ng utterances in a classic voice, drawn from
     RandomState((FESTIVAL_SEED, task)); run it after with_pico, whose utterances it leaves alone. Texts, ids, noise
-    and levels stay the plan's; Festival's own options are its duration stretch (> 1 is slower; ked's default is
-    1.1) and the mean of its intonation model's pitch targets in Hz (ked's default 105: male and low female)."""
+    and levels stay the plan's; Festival's own options are drawn as dev_festival's are (_festival_voice)."""
     plan = [dict(u) for u in plan]
     for rng, u in _share_of_each_task(plan, share, "Festival", FESTIVAL_SEED, _in_classic_espeak_voice):
-        for key in ("rate", "pitch", "word_gap"):  # espeak-ng's options
-            u.pop(key)
-        u.update(
-            voice=f"festival:{FESTIVAL_VOICES[rng.randint(len(FESTIVAL_VOICES))]}",
-            engine="festival",
-            duration_stretch=round(float(rng.uniform(0.85, 1.3)), 3),
-            f0_mean=int(rng.randint(75, 171)),
-        )
+        _instead_of_espeak(u, _festival_voice(FESTIVAL_VOICES, rng))
     return plan
+
+
+def _festival_voice(voices: tuple[str, ...], rng: np.random.RandomState) -> dict[str, Any]:
+    """A Festival utterance's own options, drawn in this order: one of `voices`, its duration stretch (> 1 is
+    slower; ked's default is 1.1) and the mean of its intonation model's pitch targets in Hz (75-170; ked's
+    default 105: male and low female)."""
+    voice = voices[rng.randint(len(voices))]
+    stretch, f0_mean = round(float(rng.uniform(0.85, 1.3)), 3), int(rng.randint(75, 171))
+    return {"voice": f"festival:{voice}", "engine": "festival", "duration_stretch": stretch, "f0_mean": f0_mean}
+
+
+def _instead_of_espeak(u: dict[str, Any], engine_options: dict[str, Any]) -> None:
+    """Has another engine speak a planned espeak-ng utterance: espeak-ng's own options give way to the engine's."""
+    for key in ("rate", "pitch", "word_gap"):
+        u.pop(key)
+    u.update(engine_options)
 
 
 def with_mbrola(plan: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
@@ -197,6 +219,21 @@ def with_mbrola(plan: list[dict[str, Any]], share: float) -> list[dict[str, Any]
     plan = [dict(u) for u in plan]
     for rng, u in _share_of_each_task(plan, share, "MBROLA", MBROLA_SEED, _in_classic_espeak_voice):
         u.update(voice=f"mbrola:{MBROLA_VOICES[rng.randint(len(MBROLA_VOICES))]}", engine="mbrola")
+    return plan
+
+
+def with_rhvoice(plan: list[dict[str, Any]], share: float) -> list[dict[str, Any]]:
+    """`plan` with an RHVoice voice speaking `share` of each task's espeak-ng utterances in a classic voice, drawn
+    from RandomState((RHVOICE_SEED, task)); run it after with_pico, with_festival and with_mbrola, whose utterances
+    it leaves alone (and whose choices it therefore does not change). Texts, ids, noise and levels stay the plan's;
+    RHVoice's own options are its rate and pitch in % of the voice's own (about espeak-ng's spread of each). One
+    quirk, measured and left: clb asked for less than 69 % of its pitch speaks at about 220 Hz, above its own 182 Hz
+    (the other voices follow down to 50 %), so about 1 in 15 of its utterances is higher instead of lower."""
+    plan = [dict(u) for u in plan]
+    for rng, u in _share_of_each_task(plan, share, "RHVoice", RHVOICE_SEED, _in_classic_espeak_voice):
+        voice = f"rhvoice:{RHVOICE_VOICES[rng.randint(len(RHVOICE_VOICES))]}"
+        speed, pitch = int(rng.randint(75, 126)), int(rng.randint(65, 126))
+        _instead_of_espeak(u, {"voice": voice, "engine": "rhvoice", "speed": speed, "pitch": pitch})
     return plan
 
 
@@ -243,6 +280,8 @@ def _voice(s: CorpusSet, rng: np.random.RandomState) -> dict[str, Any]:
             "pitch": int(rng.randint(30, 71)),
             "word_gap": int(rng.randint(0, 4)),
         }
+    if s.engine == "festival":
+        return _festival_voice(s.voices, rng)
     voice = s.voices[rng.randint(len(s.voices))]
     stretch = round(float(rng.uniform(0.85, 1.25)), 3)  # about the spread of espeak's 130-200 wpm
     factor, base = float(rng.uniform(0.85, 1.2)), FLITE_VOICES[voice]

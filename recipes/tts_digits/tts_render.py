@@ -1,7 +1,7 @@
 """How one planned utterance becomes audio and features: a synthesizer, then the same post-processing for every set.
 
-espeak-ng (22.05 kHz; 16 kHz with an MBROLA voice), flite (8 or 16 kHz) or Festival's text2wave (16 kHz) -> sox
-(16 kHz int16, no dither), or SVOX Pico (16 kHz, in this process) -> trim the engine's edge silence,
+espeak-ng (22.05 kHz; 16 kHz with an MBROLA voice), flite (8 or 16 kHz), Festival's text2wave (16 kHz) or RHVoice
+(24 kHz) -> sox (16 kHz int16, no dither), or SVOX Pico (16 kHz, in this process) -> trim the engine's edge silence,
 set the level, pad with silence, add coloured noise -> int16 samples -> 80-bin log-mel (the shared corpus' README).
 Only the synthesizer differs between sets, so a test set's WER measures the voices, not the recording conditions.
 """
@@ -53,12 +53,14 @@ def synthesizer_command(u: dict[str, Any], out: str | Path) -> list[str]:
         settings = [f"(voice_{voice})", f"(set! int_lr_params '({intonation}))"]
         settings.append(f"(Parameter.set 'Duration_Stretch {u['duration_stretch']})")
         return ["text2wave", *(arg for s in settings for arg in ("-eval", s))]
+    if u["engine"] == "rhvoice":  # RHVoice-test reads the text from stdin (synthesizer_input)
+        return ["RHVoice-test", "-p", voice, "-r", str(u["speed"]), "-t", str(u["pitch"]), "-o", "/dev/stdout"]
     raise ValueError(f"unknown engine {u['engine']!r} in utterance {u['id']}")
 
 
 def synthesizer_input(u: dict[str, Any]) -> bytes | None:
-    """What the engine reads on stdin: the text for Festival's text2wave, nothing for the others."""
-    return u["text"].encode() if u["engine"] == "festival" else None
+    """What the engine reads on stdin: the text for Festival's text2wave and RHVoice, nothing for the others."""
+    return u["text"].encode() if u["engine"] in ("festival", "rhvoice") else None
 
 
 PICO_VOLUME = 40  # % of Pico's default level, which clips (up to 2400 samples at full scale per 6 s; none at 40)
@@ -92,8 +94,8 @@ def speech(u: dict[str, Any], out: str | Path) -> np.ndarray:
         wav = run.stdout
         if not wav:  # text2wave writes nothing, and exits 0, for a voice it does not know
             raise RuntimeError(f"{u['engine']} said nothing for utterance {u['id']} ({u['text']!r}): {command}")
-        # a wav header written to a pipe (Festival's) cannot say how long the data is: sox reads to the end
-        whole = ["--ignore-length"] if u["engine"] == "festival" else []
+        # a wav header written to a pipe (Festival's, RHVoice's) cannot say how long the data is: sox reads to the end
+        whole = ["--ignore-length"] if u["engine"] in ("festival", "rhvoice") else []
         sox = ["sox", "-V1", "-D", *whole, "-t", "wav", "-", "-t", "raw", "-r", str(SAMPLE_RATE), "-e", "signed"]
         sox += ["-b", "16"]
         raw = subprocess.run([*sox, "-c", "1", "-"], input=wav, capture_output=True, check=True).stdout  # -D: no dither

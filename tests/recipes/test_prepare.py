@@ -30,6 +30,7 @@ def _recipe_module(name: str) -> ModuleType:
 prepare = _recipe_module("prepare")
 tts_plan = _recipe_module("tts_plan")
 TESTS = ("test_espeak_unseen", "test_flite")
+HELD_OUT = (*TESTS, "dev_festival")  # every set whose voices training never hears: always synthesized
 
 
 @pytest.fixture
@@ -48,8 +49,8 @@ def check_prepared_with_share(out: Path, option: str, engine: str, min_frames: i
     assert [r["engine"] for r in rows].count(engine) == 2
     assert all((out / r["path"]).is_file() and r["num_frames"] > min_frames for r in rows)
     plain = out.parent / "plain"
-    prepare.synthesize(plain, ("dev", *TESTS), small=True, jobs=1)
-    for name in ("dev", *TESTS):
+    prepare.synthesize(plain, ("dev", *HELD_OUT), small=True, jobs=1)
+    for name in ("dev", *HELD_OUT):
         assert (out / f"{name}.jsonl").read_text() == (plain / f"{name}.jsonl").read_text()
     assert prepare.reusable(out, prepare.parse_args(["--out", str(out), f"--{option}-share", "0.5"]))
     assert prepare.reusable(out, prepare.parse_args(["--out", str(out), "--synthesize"])) is None
@@ -92,6 +93,19 @@ def test_test_voices_never_overlap_the_training_voices() -> None:
     assert {u["voice"] for u in tts_plan.plan_set("train", 3000)} == train.voice_names()  # all 32, nothing else
 
 
+def test_dev_festival_is_a_synthesizer_neither_the_recipes_training_nor_the_tests_use() -> None:
+    assert prepare.ALWAYS_SYNTHESIZED == HELD_OUT and not tts_plan.SETS["dev_festival"].test
+    plan = tts_plan.plan_set("dev_festival", 300)
+    assert {u["voice"] for u in plan} == {"festival:ked_diphone", "festival:don_diphone"}
+    assert {u["engine"] for u in plan} == {"festival"}
+    assert all(0.85 <= u["duration_stretch"] <= 1.3 and 75 <= u["f0_mean"] <= 170 for u in plan)
+    train = tts_plan.with_rhvoice(
+        tts_plan.with_mbrola(tts_plan.with_pico(tts_plan.plan_set("train", 3000), 0.2), 0.15), 0.15
+    )
+    heard = {u["voice"] for u in train} | set().union(*(tts_plan.SETS[n].voice_names() for n in TESTS))
+    assert not {u["voice"] for u in plan} & heard
+
+
 def test_each_set_has_its_own_deterministic_draws_with_the_same_distributions() -> None:
     plans = {name: tts_plan.plan_set(name, 300) for name in tts_plan.SETS}
     assert all(plans[name] == tts_plan.plan_set(name, 300) for name in plans)
@@ -111,7 +125,7 @@ def test_each_set_has_its_own_deterministic_draws_with_the_same_distributions() 
 def test_synthesis_keeps_flac_for_every_set_and_does_not_depend_on_jobs(tiny: None, tmp_path: Path) -> None:
     assert prepare.main(["--out", str(tmp_path / "a"), "--synthesize", "--jobs", "2"]) == 0
     done = json.loads((tmp_path / "a" / "done.json").read_text())
-    assert done["sets"] == done["audio"] == ["train", "dev", *TESTS] and done["source"] == "espeak-ng"
+    assert done["sets"] == done["audio"] == ["train", "dev", *HELD_OUT] and done["source"] == "espeak-ng"
     for name in done["sets"]:
         rows = prepare.read_manifest(tmp_path / "a" / f"{name}.jsonl")
         assert [r["path"] for r in rows] == [f"audio/{name}/{r['id']}.flac" for r in rows]
@@ -151,7 +165,7 @@ def test_audio_dataset_reads_a_test_set_as_the_hdf_has_it(tiny: None, tmp_path: 
 def _old_layout(out: Path, shared_audio: Path) -> None:
     """What prepare wrote from the shared copy before the test sets: no test files, no training audio, OUT/audio
     linked to the shared corpus' folder."""
-    prepare.clear_outputs(out, TESTS)
+    prepare.clear_outputs(out, HELD_OUT)
     rows = [{**r, "path": None} for r in prepare.read_manifest(out / "train.jsonl")]
     prepare.write_manifest(out / "train.jsonl", rows)
     prepare.remove(out / "audio")
@@ -182,13 +196,13 @@ def test_an_old_directory_gets_only_the_missing_test_sets(
     _old_layout(out, shared_audio)
     train = (out / "train.hdf").stat()
     assert prepare.main(["--out", str(out), "--small"]) == 0
-    assert "adding ['test_espeak_unseen', 'test_flite']" in capsys.readouterr().out
+    assert "adding ['test_espeak_unseen', 'test_flite', 'dev_festival']" in capsys.readouterr().out
     assert (out / "train.hdf").stat().st_mtime_ns == train.st_mtime_ns  # not rebuilt
     assert sorted(p.name for p in shared_audio.iterdir()) == ["dev"]  # nothing written into the shared folder
     assert not (out / "audio").is_symlink() and (out / "audio" / "dev").resolve() == shared_audio / "dev"
     done = json.loads((out / "done.json").read_text())
-    assert done["sets"] == ["train", "dev", *TESTS] and done["audio"] == ["dev", *TESTS]
-    assert done["completed"]["sets"] == list(TESTS) and done["counts"]["test_flite"]["total"] == 4
+    assert done["sets"] == ["train", "dev", *HELD_OUT] and done["audio"] == ["dev", *HELD_OUT]
+    assert done["completed"]["sets"] == list(HELD_OUT) and done["counts"]["dev_festival"]["total"] == 4
     assert AudioDataset(str(out / "dev.jsonl")).num_seqs == 4  # dev's paths still resolve
     before = {p: p.stat().st_mtime_ns for p in out.iterdir()}
     assert prepare.main(["--out", str(out), "--small"]) == 0
@@ -216,7 +230,7 @@ def test_sets_spoken_from_another_word_list_are_made_again(
     assert prepare.main(["--out", str(out), "--small"]) == 0
     printed = capsys.readouterr().out
     assert "were spoken from another list of sentence words; redoing them" in printed
-    assert "adding ['test_espeak_unseen', 'test_flite']" in printed
+    assert "adding ['test_espeak_unseen', 'test_flite', 'dev_festival']" in printed
     assert (out / "train.hdf").stat().st_mtime_ns == train
     assert json.loads((out / "done.json").read_text())["sentence_words"] == prepare.words_digest()
 
@@ -231,5 +245,10 @@ def test_missing_tools_and_voices_fail_before_anything_is_removed(
     languages, variants, flite = prepare.installed_voices()
     monkeypatch.setattr(prepare, "installed_voices", lambda: (languages, variants - {"klatt2"}, flite - {"slt"}))
     with pytest.raises(SystemExit, match=r"voices \['flite:slt', 'klatt2'\] not found"):
+        prepare.main(["--out", str(tmp_path)])
+    monkeypatch.undo()
+    monkeypatch.setattr(prepare, "festival_voices", lambda: {"ked_diphone"})  # festvox-don not installed
+    install = r"voice\(s\) \['don_diphone'\] are missing, needed by dev_festival; .*festvox-kdlpc16k festvox-don"
+    with pytest.raises(SystemExit, match=install):
         prepare.main(["--out", str(tmp_path)])
     assert not any(tmp_path.iterdir())

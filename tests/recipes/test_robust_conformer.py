@@ -33,13 +33,26 @@ def test_a_corpus_without_the_phoneme_lexicon_gets_the_command_that_writes_it(tm
         load_config(CONFIG)
 
 
+def test_a_corpus_prepared_before_dev_festival_gets_the_command_that_adds_it(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "train.jsonl").write_text(json.dumps({"id": "u", "path": "audio/u.flac", "text": "one"}) + "\n")
+    (tmp_path / "lexicon.phones.txt").write_text("one w V n\n")
+    for name in ("dev", "test_espeak_unseen", "test_flite"):
+        (tmp_path / f"{name}.jsonl").write_text("")
+    monkeypatch.setenv("TTS_DIGITS_DATA", str(tmp_path))
+    with pytest.raises(SystemExit, match=r"dev_festival.jsonl does not exist; prepare.py adds the missing sets: .*"):
+        load_config(CONFIG)
+
+
 @pytest.mark.slow
 def test_trains_on_augmented_audio_and_decodes_every_set(tmp_path: Path, monkeypatch, capsys) -> None:
     data = tmp_path / "data"
     prepare = [sys.executable, str(REPO / "recipes/tts_digits/prepare.py"), "--out", str(data), "--small"]
-    corpus = ["--pico-share", "0.2", "--mbrola-share", "0.15"]  # the recipe's: espeak-ng, Pico and MBROLA
-    if _recipe_module("prepare").missing_mbrola_voices():  # a machine where scripts/install_mbrola.sh could not run
-        corpus = corpus[:2]
+    corpus = ["--pico-share", "0.2"]  # the recipe's: espeak-ng, Pico, MBROLA and RHVoice
+    prepare_module = _recipe_module("prepare")
+    if not prepare_module.missing_mbrola_voices():  # where scripts/install_nonfree_voices.sh could run
+        corpus += ["--mbrola-share", "0.15"]
+    if not prepare_module.missing_rhvoice_voices():
+        corpus += ["--rhvoice-share", "0.15"]
     subprocess.run([*prepare, *corpus], check=True)
     monkeypatch.setenv("TTS_DIGITS_DATA", str(data))
     monkeypatch.setenv("TTS_DIGITS_EXP", str(tmp_path / "exp"))
@@ -51,7 +64,7 @@ def test_trains_on_augmented_audio_and_decodes_every_set(tmp_path: Path, monkeyp
     log = (tmp_path / "exp/model.log").read_text()
     assert re.search(r"epoch 2/2: .*data wait \d+\.\d+%", log)  # epoch 2 is the first augmented one
     capsys.readouterr()
-    sets = "dev,test_espeak_unseen,test_flite"
+    sets = "dev,dev_festival,test_espeak_unseen,test_flite"
     assert main(["recog", str(CONFIG), "--data", sets, *overrides, "recog_beam_size=8"]) == 0
     printed = capsys.readouterr().out
     for name in sets.split(","):

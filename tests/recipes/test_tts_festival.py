@@ -88,7 +88,7 @@ def test_a_missing_festival_voice_fails_with_the_install_command_before_anything
 ) -> None:
     (tmp_path / "keep.txt").write_text("a user's file")
     monkeypatch.setattr(prepare, "festival_voices", lambda: {"kal_diphone"})
-    install = r"--festival-share needs Festival's text2wave with the voice\(s\) \['ked_diphone'\]; .* festvox-kdlpc16k"
+    install = r"\['don_diphone', 'ked_diphone'\] are missing, needed by --festival-share and dev_festival; .*kdlpc16k"
     with pytest.raises(SystemExit, match=install):
         prepare.main(["--out", str(tmp_path), "--festival-share", "0.2"])
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]

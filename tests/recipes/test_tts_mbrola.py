@@ -90,7 +90,7 @@ def test_missing_mbrola_voices_fail_with_the_install_command_before_anything_is_
 ) -> None:
     (tmp_path / "keep.txt").write_text("a user's file")
     monkeypatch.setattr(prepare, "missing_mbrola_voices", lambda: ["mb-us3"])
-    install = r"--mbrola-share needs mbrola and its voices; espeak-ng cannot speak with \['mb-us3'\]; .*install_mbrola"
+    install = r"--mbrola-share needs mbrola and its voices; espeak-ng cannot speak with \['mb-us3'\]; .*nonfree_voices"
     with pytest.raises(SystemExit, match=install):
         prepare.main(["--out", str(tmp_path), "--mbrola-share", "0.2"])
     assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
