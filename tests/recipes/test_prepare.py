@@ -56,6 +56,15 @@ def check_prepared_with_share(out: Path, option: str, engine: str, min_frames: i
     assert prepare.reusable(out, prepare.parse_args(["--out", str(out), "--synthesize"])) is None
 
 
+def check_refused_before_anything_is_removed(out: Path, option: str, error: str) -> None:
+    """prepare --OPTION-share 0.2 into a folder holding a user's file stops with `error` (a regex: the missing tool
+    or voice and the install command) and leaves the folder as it was."""
+    (out / "keep.txt").write_text("a user's file")
+    with pytest.raises(SystemExit, match=error):
+        prepare.main(["--out", str(out), f"--{option}-share", "0.2"])
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
 def _digest(plan: list[dict]) -> str:
     return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()[:16]
 

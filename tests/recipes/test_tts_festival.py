@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.recipes.test_prepare import TESTS, check_prepared_with_share, prepare, tiny, tts_plan  # noqa: F401
+from tests.recipes.test_prepare import (  # noqa: F401
+    TESTS,
+    check_prepared_with_share,
+    check_refused_before_anything_is_removed,
+    prepare,
+    tiny,
+    tts_plan,
+)
 from tests.recipes.test_tts_pico import _f0
 
 tts_render = sys.modules["tts_render"]
@@ -86,12 +93,9 @@ def test_prepare_with_festival_keeps_dev_and_the_test_sets(tiny: None, tmp_path:
 def test_a_missing_festival_voice_fails_with_the_install_command_before_anything_is_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "keep.txt").write_text("a user's file")
     monkeypatch.setattr(prepare, "festival_voices", lambda: {"kal_diphone"})
     install = r"\['don_diphone', 'ked_diphone'\] are missing, needed by --festival-share and dev_festival; .*kdlpc16k"
-    with pytest.raises(SystemExit, match=install):
-        prepare.main(["--out", str(tmp_path), "--festival-share", "0.2"])
-    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+    check_refused_before_anything_is_removed(tmp_path, "festival", install)
 
 
 def test_festival_voices_is_empty_without_festival(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.recipes.test_prepare import TESTS, check_prepared_with_share, prepare, tiny, tts_plan  # noqa: F401
+from tests.recipes.test_prepare import (  # noqa: F401
+    TESTS,
+    check_prepared_with_share,
+    check_refused_before_anything_is_removed,
+    prepare,
+    tiny,
+    tts_plan,
+)
 from tests.recipes.test_tts_pico import _f0
 
 tts_render = sys.modules["tts_render"]
@@ -88,12 +95,9 @@ def test_prepare_with_mbrola_keeps_dev_and_the_test_sets(tiny: None, tmp_path: P
 def test_missing_mbrola_voices_fail_with_the_install_command_before_anything_is_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "keep.txt").write_text("a user's file")
     monkeypatch.setattr(prepare, "missing_mbrola_voices", lambda: ["mb-us3"])
     install = r"--mbrola-share needs mbrola and its voices; espeak-ng cannot speak with \['mb-us3'\]; .*nonfree_voices"
-    with pytest.raises(SystemExit, match=install):
-        prepare.main(["--out", str(tmp_path), "--mbrola-share", "0.2"])
-    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+    check_refused_before_anything_is_removed(tmp_path, "mbrola", install)
 
 
 def test_every_mbrola_voice_is_missing_without_the_mbrola_program(monkeypatch: pytest.MonkeyPatch) -> None:

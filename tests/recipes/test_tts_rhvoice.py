@@ -10,7 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.recipes.test_prepare import TESTS, check_prepared_with_share, prepare, tiny, tts_plan  # noqa: F401
+from tests.recipes.test_prepare import (  # noqa: F401
+    TESTS,
+    check_prepared_with_share,
+    check_refused_before_anything_is_removed,
+    prepare,
+    tiny,
+    tts_plan,
+)
 from tests.recipes.test_tts_pico import _f0
 
 tts_render = sys.modules["tts_render"]
@@ -103,12 +110,9 @@ def test_prepare_with_rhvoice_keeps_dev_and_the_test_sets(tiny: None, tmp_path: 
 def test_missing_rhvoice_voices_fail_with_the_install_command_before_anything_is_removed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    (tmp_path / "keep.txt").write_text("a user's file")
     monkeypatch.setattr(prepare, "missing_rhvoice_voices", lambda: ["lyubov"])
     install = r"--rhvoice-share needs RHVoice-test and the English voices \['lyubov'\]; .*install_nonfree_voices"
-    with pytest.raises(SystemExit, match=install):
-        prepare.main(["--out", str(tmp_path), "--rhvoice-share", "0.2"])
-    assert [p.name for p in tmp_path.iterdir()] == ["keep.txt"]
+    check_refused_before_anything_is_removed(tmp_path, "rhvoice", install)
 
 
 def test_every_rhvoice_voice_is_missing_without_the_program(monkeypatch: pytest.MonkeyPatch) -> None:
