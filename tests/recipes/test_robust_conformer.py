@@ -76,3 +76,9 @@ def test_trains_on_augmented_audio_and_decodes_every_set(tmp_path: Path, monkeyp
         refs = {line.split("ref:", 1)[1].strip() for line in hyps[0::2]}
         rows = (data / f"{name}.jsonl").read_text().splitlines()
         assert refs <= {json.loads(row)["text"] for row in rows}  # the references are the transcripts' words
+    # run_robust.sh's tuning: on dev_festival (dev's voices are training's), read back by the script from the JSON
+    grid = ["--tune", "recog_lm_weight=0,0.5", "recog_word_penalty=-1,0"]
+    assert main(["recog", str(CONFIG), "--data", "dev_festival", *overrides, "recog_beam_size=8", *grid]) == 0
+    tuned = json.loads((tmp_path / "exp/model.recog_tune.dev_festival.json").read_text())
+    assert tuned["best"]["recog_lm_weight"] in (0, 0.5) and tuned["best"]["recog_word_penalty"] in (-1, 0)
+    assert re.search(r"best on dev_festival: recog_lm_weight=", capsys.readouterr().out)
