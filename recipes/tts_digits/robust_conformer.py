@@ -26,7 +26,7 @@ spinning threads fitted 13. Decoding: CTC beam search over the training lexicon 
 LM of the training transcripts (`seqtrain lm`, written by prepare.py), weights tuned on dev_festival (dev's voices
 are the training voices: it always picks LM weight 0). The labels are phonemes: each word's en-us pronunciation by
 espeak-ng (prepare.py's lexicon.phones.txt, `LexiconVocab`), which decoding reads back as words (17 epochs: dev
-1.92, unseen espeak-ng 9.75, flite 29.9 % WER; a second run 1.64 / 9.41 / 29.5; README).
+1.92, unseen espeak-ng 9.75, flite 29.9 % WER; two more runs 1.64 / 9.41 / 29.5 and 1.82 / 9.75 / 28.0; README).
 Every set is read from its audio (dev and tests un-augmented); the test sets (unseen espeak-ng voices, flite) are
 never used in training, tuning or choosing.
 """
